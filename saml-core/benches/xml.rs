@@ -1,0 +1,2 @@
+//! Parse + exclusive C14N benchmark (placeholder, filled below).
+fn main() {}

@@ -1,0 +1,372 @@
+//! Canonical XML: Exclusive XML Canonicalization 1.0 and Canonical XML 1.0
+//! (inclusive), each with or without comments, of an element subtree.
+//!
+//! Output goes to any [`Sink`], so a signature verifier can feed a digest
+//! directly instead of building the canonical bytes first. A subtree (such as
+//! an enveloped `Signature`) can be left out, which is what the
+//! enveloped-signature transform needs.
+//!
+//! ```
+//! use saml_core::{c14n::{Canonicalizer, Method}, xml::Document, Limits};
+//!
+//! let xml = r#"<r xmlns="urn:d" xmlns:x="urn:x"><x:e b='2' a="&#9;1"/><!--c--></r>"#;
+//! let doc = Document::parse(xml, &Limits::default())?;
+//! let e = doc.root().child_elements().next().unwrap();
+//! let mut out = Vec::new();
+//! Canonicalizer::new(Method::Exclusive).canonicalize(e, &mut out);
+//! assert_eq!(out, br#"<x:e xmlns:x="urn:x" a="&#x9;1" b="2"></x:e>"#);
+//! // Inclusive C14N carries every in-scope namespace to the apex.
+//! assert_eq!(
+//!     Method::Inclusive.canonicalize(e),
+//!     br#"<x:e xmlns="urn:d" xmlns:x="urn:x" a="&#x9;1" b="2"></x:e>"#
+//! );
+//! # Ok::<(), saml_core::Error>(())
+//! ```
+
+use crate::xml::{Attribute, Element, Node, NodeId, XML_NS};
+
+/// A canonicalization method, named by its algorithm URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `http://www.w3.org/2001/10/xml-exc-c14n#`
+    Exclusive,
+    /// `http://www.w3.org/2001/10/xml-exc-c14n#WithComments`
+    ExclusiveWithComments,
+    /// `http://www.w3.org/TR/2001/REC-xml-c14n-20010315`
+    Inclusive,
+    /// `http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments`
+    InclusiveWithComments,
+}
+
+impl Method {
+    /// Every method.
+    pub const ALL: [Self; 4] = [
+        Self::Exclusive,
+        Self::ExclusiveWithComments,
+        Self::Inclusive,
+        Self::InclusiveWithComments,
+    ];
+
+    /// The algorithm URI.
+    #[must_use]
+    pub const fn uri(self) -> &'static str {
+        match self {
+            Self::Exclusive => "http://www.w3.org/2001/10/xml-exc-c14n#",
+            Self::ExclusiveWithComments => "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+            Self::Inclusive => "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+            Self::InclusiveWithComments => {
+                "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
+            }
+        }
+    }
+
+    /// The method named by `uri`, if it is one of the four supported.
+    #[must_use]
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.uri() == uri)
+    }
+
+    /// True for the exclusive variants.
+    #[must_use]
+    pub const fn is_exclusive(self) -> bool {
+        matches!(self, Self::Exclusive | Self::ExclusiveWithComments)
+    }
+
+    /// True for the variants that keep comments.
+    #[must_use]
+    pub const fn with_comments(self) -> bool {
+        matches!(
+            self,
+            Self::ExclusiveWithComments | Self::InclusiveWithComments
+        )
+    }
+
+    /// Canonicalizes `element` with default options into a new vector.
+    #[must_use]
+    pub fn canonicalize(self, element: Element<'_, '_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        Canonicalizer::new(self).canonicalize(element, &mut out);
+        out
+    }
+}
+
+/// Where canonical bytes go: a buffer, or a running digest.
+pub trait Sink {
+    /// Appends bytes to the output.
+    fn write(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn write(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Canonicalization settings: the method, the InclusiveNamespaces PrefixList
+/// (exclusive methods only) and an optional subtree to leave out.
+#[derive(Debug, Clone)]
+pub struct Canonicalizer<'p> {
+    method: Method,
+    /// Prefixes treated inclusively; `""` stands for `#default`.
+    inclusive_prefixes: Vec<&'p str>,
+    exclude: Option<NodeId>,
+}
+
+impl<'p> Canonicalizer<'p> {
+    /// A canonicalizer for `method` with no prefix list and nothing excluded.
+    #[must_use]
+    pub const fn new(method: Method) -> Self {
+        Self {
+            method,
+            inclusive_prefixes: Vec::new(),
+            exclude: None,
+        }
+    }
+
+    /// Sets the InclusiveNamespaces PrefixList (whitespace-separated prefixes,
+    /// `#default` for the default namespace). Ignored by inclusive methods,
+    /// which render every namespace anyway.
+    #[must_use]
+    pub fn inclusive_prefixes(mut self, prefix_list: &'p str) -> Self {
+        self.inclusive_prefixes = prefix_list
+            .split_ascii_whitespace()
+            .map(|p| if p == "#default" { "" } else { p })
+            .collect();
+        self
+    }
+
+    /// Leaves out the subtree rooted at `node` (the enveloped-signature transform).
+    #[must_use]
+    pub const fn excluding(mut self, node: NodeId) -> Self {
+        self.exclude = Some(node);
+        self
+    }
+
+    /// Writes the canonical form of the subtree rooted at `apex` into `sink`.
+    pub fn canonicalize(&self, apex: Element<'_, '_>, sink: &mut impl Sink) {
+        let mut state = State {
+            rendered: Vec::new(),
+            open: Vec::new(),
+            scratch_ns: Vec::new(),
+            scratch_attrs: Vec::new(),
+        };
+        let comments = self.method.with_comments();
+        let mut pending = vec![Step::Enter(Node::Element(apex))];
+        while let Some(step) = pending.pop() {
+            match step {
+                Step::Leave(el) => {
+                    sink.write(b"</");
+                    write_qname(sink, el.prefix(), el.local_name());
+                    sink.write(b">");
+                    if let Some(mark) = state.open.pop() {
+                        state.rendered.truncate(mark);
+                    }
+                }
+                Step::Enter(Node::Element(el)) => {
+                    if self.exclude == Some(el.id()) {
+                        continue;
+                    }
+                    self.start_tag(el, el.id() == apex.id(), &mut state, sink);
+                    pending.push(Step::Leave(el));
+                    let first = pending.len();
+                    pending.extend(el.children().map(Step::Enter));
+                    pending.get_mut(first..).unwrap_or_default().reverse();
+                }
+                Step::Enter(Node::Text(t)) => escape(sink, t, TEXT_ESCAPES),
+                Step::Enter(Node::Comment(c)) => {
+                    if comments {
+                        sink.write(b"<!--");
+                        sink.write(c.as_bytes());
+                        sink.write(b"-->");
+                    }
+                }
+                Step::Enter(Node::ProcessingInstruction { target, data }) => {
+                    sink.write(b"<?");
+                    sink.write(target.as_bytes());
+                    if !data.is_empty() {
+                        sink.write(b" ");
+                        sink.write(data.as_bytes());
+                    }
+                    sink.write(b"?>");
+                }
+            }
+        }
+    }
+
+    /// Writes `<name`, the namespace declarations to render, the attributes and `>`.
+    fn start_tag<'d>(
+        &self,
+        el: Element<'d, '_>,
+        is_apex: bool,
+        state: &mut State<'d>,
+        sink: &mut impl Sink,
+    ) where
+        'p: 'd,
+    {
+        state.open.push(state.rendered.len());
+        let mut decls = std::mem::take(&mut state.scratch_ns);
+        decls.clear();
+        if self.method.is_exclusive() {
+            // Visibly utilized prefixes plus the InclusiveNamespaces list.
+            decls.push((el.prefix(), el.namespace().unwrap_or("")));
+            for a in el.attributes() {
+                if let Some(uri) = a.namespace {
+                    if a.prefix != "xml" {
+                        decls.push((a.prefix, uri));
+                    }
+                }
+            }
+            for &p in &self.inclusive_prefixes {
+                if p != "xml" {
+                    if let Some(uri) = el.lookup_namespace(p) {
+                        decls.push((p, uri));
+                    } else if p.is_empty() {
+                        decls.push(("", ""));
+                    }
+                }
+            }
+        } else if is_apex {
+            // Every in-scope binding, nearest declaration first.
+            let mut current = Some(el);
+            while let Some(e) = current {
+                for d in e.namespace_declarations() {
+                    if d.prefix != "xml" && !decls.iter().any(|(p, _)| *p == d.prefix) {
+                        decls.push((d.prefix, d.uri));
+                    }
+                }
+                current = e.parent();
+            }
+        } else {
+            decls.extend(
+                el.namespace_declarations()
+                    .filter(|d| d.prefix != "xml")
+                    .map(|d| (d.prefix, d.uri)),
+            );
+        }
+        decls.sort_unstable();
+        decls.dedup_by(|a, b| a.0 == b.0);
+
+        write_qname_open(sink, el.prefix(), el.local_name());
+        for &(prefix, uri) in &decls {
+            let current = state
+                .rendered
+                .iter()
+                .rev()
+                .find(|(p, _)| *p == prefix)
+                .map_or("", |(_, u)| *u);
+            if current == uri {
+                continue;
+            }
+            state.rendered.push((prefix, uri));
+            if prefix.is_empty() {
+                sink.write(b" xmlns=\"");
+            } else {
+                sink.write(b" xmlns:");
+                sink.write(prefix.as_bytes());
+                sink.write(b"=\"");
+            }
+            escape(sink, uri, ATTR_ESCAPES);
+            sink.write(b"\"");
+        }
+        state.scratch_ns = decls;
+
+        let mut attrs = std::mem::take(&mut state.scratch_attrs);
+        attrs.clear();
+        attrs.extend(el.attributes());
+        if is_apex && !self.method.is_exclusive() {
+            inherit_xml_attributes(el, &mut attrs);
+        }
+        attrs.sort_unstable_by(|a, b| {
+            (a.namespace.unwrap_or(""), a.local_name)
+                .cmp(&(b.namespace.unwrap_or(""), b.local_name))
+        });
+        for a in &attrs {
+            sink.write(b" ");
+            write_qname(sink, a.prefix, a.local_name);
+            sink.write(b"=\"");
+            escape(sink, a.value, ATTR_ESCAPES);
+            sink.write(b"\"");
+        }
+        state.scratch_attrs = attrs;
+        sink.write(b">");
+    }
+}
+
+/// Canonical XML 1.0 section 2.4: a subtree's apex inherits the `xml:*`
+/// attributes of its ancestors that it does not set itself.
+fn inherit_xml_attributes<'d>(el: Element<'d, '_>, attrs: &mut Vec<Attribute<'d>>) {
+    let mut current = el.parent();
+    while let Some(e) = current {
+        for a in e.attributes() {
+            if a.namespace == Some(XML_NS)
+                && !attrs
+                    .iter()
+                    .any(|b| b.namespace == Some(XML_NS) && b.local_name == a.local_name)
+            {
+                attrs.push(a);
+            }
+        }
+        current = e.parent();
+    }
+}
+
+struct State<'d> {
+    /// Namespace bindings rendered by output ancestors: (prefix, uri).
+    rendered: Vec<(&'d str, &'d str)>,
+    /// Length of `rendered` to restore when each open element closes.
+    open: Vec<usize>,
+    scratch_ns: Vec<(&'d str, &'d str)>,
+    scratch_attrs: Vec<Attribute<'d>>,
+}
+
+enum Step<'d, 'a> {
+    Enter(Node<'d, 'a>),
+    Leave(Element<'d, 'a>),
+}
+
+fn write_qname_open(sink: &mut impl Sink, prefix: &str, local: &str) {
+    sink.write(b"<");
+    write_qname(sink, prefix, local);
+}
+
+fn write_qname(sink: &mut impl Sink, prefix: &str, local: &str) {
+    if !prefix.is_empty() {
+        sink.write(prefix.as_bytes());
+        sink.write(b":");
+    }
+    sink.write(local.as_bytes());
+}
+
+/// Replacement for each byte that C14N escapes; `None` means copy as is.
+type Escapes = fn(u8) -> Option<&'static [u8]>;
+
+const TEXT_ESCAPES: Escapes = |b| match b {
+    b'&' => Some(b"&amp;"),
+    b'<' => Some(b"&lt;"),
+    b'>' => Some(b"&gt;"),
+    b'\r' => Some(b"&#xD;"),
+    _ => None,
+};
+
+const ATTR_ESCAPES: Escapes = |b| match b {
+    b'&' => Some(b"&amp;"),
+    b'<' => Some(b"&lt;"),
+    b'"' => Some(b"&quot;"),
+    b'\t' => Some(b"&#x9;"),
+    b'\n' => Some(b"&#xA;"),
+    b'\r' => Some(b"&#xD;"),
+    _ => None,
+};
+
+fn escape(sink: &mut impl Sink, s: &str, escapes: Escapes) {
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if let Some(rep) = escapes(b) {
+            sink.write(bytes.get(run..i).unwrap_or_default());
+            sink.write(rep);
+            run = i + 1;
+        }
+    }
+    sink.write(bytes.get(run..).unwrap_or_default());
+}
