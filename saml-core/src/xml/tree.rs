@@ -202,7 +202,7 @@ pub struct Namespace<'d> {
 }
 
 impl<'d, 'a> Element<'d, 'a> {
-    fn data(&self) -> Option<&'d ElementData<'a>> {
+    fn data(self) -> Option<&'d ElementData<'a>> {
         match &self.doc.node(self.id)?.kind {
             NodeKind::Element(e) => Some(e),
             _ => None,
@@ -211,43 +211,43 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// This element's id within its document.
     #[must_use]
-    pub fn id(&self) -> NodeId {
+    pub fn id(self) -> NodeId {
         NodeId(self.id)
     }
 
     /// The document this element belongs to.
     #[must_use]
-    pub fn document(&self) -> &'d Document<'a> {
+    pub fn document(self) -> &'d Document<'a> {
         self.doc
     }
 
     /// Local name (without prefix).
     #[must_use]
-    pub fn local_name(&self) -> &'d str {
+    pub fn local_name(self) -> &'d str {
         self.data().map_or("", |e| e.local)
     }
 
     /// Prefix as written, empty if none.
     #[must_use]
-    pub fn prefix(&self) -> &'d str {
+    pub fn prefix(self) -> &'d str {
         self.data().map_or("", |e| e.prefix)
     }
 
     /// Namespace URI, `None` if the element is in no namespace.
     #[must_use]
-    pub fn namespace(&self) -> Option<&'d str> {
+    pub fn namespace(self) -> Option<&'d str> {
         self.data().and_then(|e| self.doc.ns_uri(e.ns))
     }
 
     /// True if this element has the given namespace URI and local name.
     #[must_use]
-    pub fn is(&self, namespace: &str, local_name: &str) -> bool {
+    pub fn is(self, namespace: &str, local_name: &str) -> bool {
         self.local_name() == local_name && self.namespace() == Some(namespace)
     }
 
     /// Byte range of the element (start tag through end tag) in the input.
     #[must_use]
-    pub fn span(&self) -> Range<usize> {
+    pub fn span(self) -> Range<usize> {
         self.doc
             .node(self.id)
             .map_or(0..0, |n| n.span.0 as usize..n.span.1 as usize)
@@ -255,7 +255,7 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// The parent element, `None` for the document element.
     #[must_use]
-    pub fn parent(&self) -> Option<Self> {
+    pub fn parent(self) -> Option<Self> {
         let parent = self.doc.node(self.id)?.parent;
         (parent != NONE).then_some(Self {
             doc: self.doc,
@@ -264,7 +264,7 @@ impl<'d, 'a> Element<'d, 'a> {
     }
 
     /// All attributes, in document order (namespace declarations excluded).
-    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'d>> + 'd {
+    pub fn attributes(self) -> impl Iterator<Item = Attribute<'d>> + 'd {
         let doc = self.doc;
         let attrs = self.data().map_or(&[][..], |e| {
             doc.attributes.get(range(e.attrs)).unwrap_or_default()
@@ -279,7 +279,7 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// The value of the unqualified attribute `local_name`.
     #[must_use]
-    pub fn attribute(&self, local_name: &str) -> Option<&'d str> {
+    pub fn attribute(self, local_name: &str) -> Option<&'d str> {
         self.attributes()
             .find(|a| a.namespace.is_none() && a.local_name == local_name)
             .map(|a| a.value)
@@ -287,14 +287,14 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// The value of the attribute `{namespace}local_name`.
     #[must_use]
-    pub fn attribute_ns(&self, namespace: &str, local_name: &str) -> Option<&'d str> {
+    pub fn attribute_ns(self, namespace: &str, local_name: &str) -> Option<&'d str> {
         self.attributes()
             .find(|a| a.namespace == Some(namespace) && a.local_name == local_name)
             .map(|a| a.value)
     }
 
     /// The namespace declarations written on this element.
-    pub fn namespace_declarations(&self) -> impl Iterator<Item = Namespace<'d>> + 'd {
+    pub fn namespace_declarations(self) -> impl Iterator<Item = Namespace<'d>> + 'd {
         let decls = self.data().map_or(&[][..], |e| {
             self.doc.namespaces.get(range(e.decls)).unwrap_or_default()
         });
@@ -307,11 +307,11 @@ impl<'d, 'a> Element<'d, 'a> {
     /// The URI bound to `prefix` (empty for the default namespace) where this
     /// element stands; `None` if unbound (or the default namespace is empty).
     #[must_use]
-    pub fn lookup_namespace(&self, prefix: &str) -> Option<&'d str> {
+    pub fn lookup_namespace(self, prefix: &str) -> Option<&'d str> {
         if prefix == "xml" {
             return Some(super::XML_NS);
         }
-        let mut current = Some(*self);
+        let mut current = Some(self);
         while let Some(el) = current {
             if let Some(d) = el.namespace_declarations().find(|d| d.prefix == prefix) {
                 return (!d.uri.is_empty()).then_some(d.uri);
@@ -323,7 +323,7 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// The child nodes in document order.
     #[must_use]
-    pub fn children(&self) -> Children<'d, 'a> {
+    pub fn children(self) -> Children<'d, 'a> {
         let end = self.doc.node(self.id).map_or(self.id, |n| n.end);
         Children {
             doc: self.doc,
@@ -333,7 +333,7 @@ impl<'d, 'a> Element<'d, 'a> {
     }
 
     /// The child elements in document order.
-    pub fn child_elements(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+    pub fn child_elements(self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
         self.children().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             _ => None,
@@ -342,7 +342,7 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// True if this element has at least one child element.
     #[must_use]
-    pub fn has_child_elements(&self) -> bool {
+    pub fn has_child_elements(self) -> bool {
         self.child_elements().next().is_some()
     }
 
@@ -350,7 +350,7 @@ impl<'d, 'a> Element<'d, 'a> {
     /// instructions are skipped, never treated as the end of the text, so
     /// `a<!---->b` reads as `ab` (the comment-truncation attack cannot work).
     #[must_use]
-    pub fn text(&self) -> Cow<'d, str> {
+    pub fn text(self) -> Cow<'d, str> {
         let mut texts = self.children().filter_map(|n| match n {
             Node::Text(t) => Some(t),
             _ => None,
@@ -370,7 +370,7 @@ impl<'d, 'a> Element<'d, 'a> {
     }
 
     /// All elements of this subtree, this element first, in document order.
-    pub fn descendants(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+    pub fn descendants(self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
         let doc = self.doc;
         let end = doc.node(self.id).map_or(self.id, |n| n.end);
         (self.id..end).filter_map(move |id| doc.element(NodeId(id)))
@@ -378,7 +378,7 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// True if `other` is this element or lies inside it.
     #[must_use]
-    pub fn contains(&self, other: NodeId) -> bool {
+    pub fn contains(self, other: NodeId) -> bool {
         let end = self.doc.node(self.id).map_or(self.id, |n| n.end);
         (self.id..end).contains(&other.0)
     }
