@@ -23,7 +23,7 @@
 //! # Ok::<(), saml_core::Error>(())
 //! ```
 
-use crate::xml::{Attribute, Element, Node, NodeId, XML_NS};
+use crate::xml::{Attribute, Document, Element, Node, NodeId, XML_NS};
 
 /// A canonicalization method, named by its algorithm URI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,6 +97,7 @@ pub trait Sink {
 }
 
 impl Sink for Vec<u8> {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
@@ -142,6 +143,40 @@ impl<'p> Canonicalizer<'p> {
         self
     }
 
+    /// Writes the canonical form of a whole document: the document element
+    /// plus the comments (for the with-comments methods) and processing
+    /// instructions around it, each set off by a line feed (Canonical XML 1.0
+    /// section 2.2). The XML declaration and whitespace outside the document
+    /// element are not part of the output.
+    pub fn canonicalize_document(&self, doc: &Document<'_>, sink: &mut impl Sink) {
+        let mut before_root = true;
+        for node in doc.children() {
+            let markup: (&[u8], &str, &str, &[u8]) = match node {
+                Node::Element(el) => {
+                    self.canonicalize(el, sink);
+                    before_root = false;
+                    continue;
+                }
+                Node::Comment(c) if self.method.with_comments() => (b"<!--", c, "", b"-->"),
+                Node::ProcessingInstruction { target, data } => (b"<?", target, data, b"?>"),
+                Node::Comment(_) | Node::Text(_) => continue,
+            };
+            if !before_root {
+                sink.write(b"\n");
+            }
+            sink.write(markup.0);
+            sink.write(markup.1.as_bytes());
+            if !markup.2.is_empty() {
+                sink.write(b" ");
+                sink.write(markup.2.as_bytes());
+            }
+            sink.write(markup.3);
+            if before_root {
+                sink.write(b"\n");
+            }
+        }
+    }
+
     /// Writes the canonical form of the subtree rooted at `apex` into `sink`.
     pub fn canonicalize(&self, apex: Element<'_, '_>, sink: &mut impl Sink) {
         let mut state = State {
@@ -172,7 +207,7 @@ impl<'p> Canonicalizer<'p> {
                     pending.extend(el.children().map(Step::Enter));
                     pending.get_mut(first..).unwrap_or_default().reverse();
                 }
-                Step::Enter(Node::Text(t)) => escape(sink, t, TEXT_ESCAPES),
+                Step::Enter(Node::Text(t)) => escape(sink, t, &TEXT_ESCAPES),
                 Step::Enter(Node::Comment(c)) => {
                     if comments {
                         sink.write(b"<!--");
@@ -210,10 +245,10 @@ impl<'p> Canonicalizer<'p> {
             // Visibly utilized prefixes plus the InclusiveNamespaces list.
             decls.push((el.prefix(), el.namespace().unwrap_or("")));
             for a in el.attributes() {
-                if let Some(uri) = a.namespace {
-                    if a.prefix != "xml" {
-                        decls.push((a.prefix, uri));
-                    }
+                if let Some(uri) = a.namespace
+                    && a.prefix != "xml"
+                {
+                    decls.push((a.prefix, uri));
                 }
             }
             for &p in &self.inclusive_prefixes {
@@ -252,9 +287,9 @@ impl<'p> Canonicalizer<'p> {
                 .rendered
                 .iter()
                 .rev()
-                .find(|(p, _)| *p == prefix)
+                .find(|(p, _)| same(p, prefix))
                 .map_or("", |(_, u)| *u);
-            if current == uri {
+            if same(current, uri) {
                 continue;
             }
             state.rendered.push((prefix, uri));
@@ -265,7 +300,7 @@ impl<'p> Canonicalizer<'p> {
                 sink.write(prefix.as_bytes());
                 sink.write(b"=\"");
             }
-            escape(sink, uri, ATTR_ESCAPES);
+            escape(sink, uri, &ATTR_ESCAPES);
             sink.write(b"\"");
         }
         state.scratch_ns = decls;
@@ -284,7 +319,7 @@ impl<'p> Canonicalizer<'p> {
             sink.write(b" ");
             write_qname(sink, a.prefix, a.local_name);
             sink.write(b"=\"");
-            escape(sink, a.value, ATTR_ESCAPES);
+            escape(sink, a.value, &ATTR_ESCAPES);
             sink.write(b"\"");
         }
         state.scratch_attrs = attrs;
@@ -308,6 +343,12 @@ fn inherit_xml_attributes<'d>(el: Element<'d, '_>, attrs: &mut Vec<Attribute<'d>
         }
         current = e.parent();
     }
+}
+
+/// String equality with a pointer fast path: names and URIs usually come
+/// from the same place in the document's tables.
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 struct State<'d> {
@@ -337,34 +378,56 @@ fn write_qname(sink: &mut impl Sink, prefix: &str, local: &str) {
     sink.write(local.as_bytes());
 }
 
-/// Replacement for each byte that C14N escapes; `None` means copy as is.
-type Escapes = fn(u8) -> Option<&'static [u8]>;
+/// What C14N escapes in text and in attribute values: for each byte, the
+/// index of its replacement in [`REPLACEMENTS`] plus one (0: copied as is).
+struct Escapes([u8; 256]);
 
-const TEXT_ESCAPES: Escapes = |b| match b {
-    b'&' => Some(b"&amp;"),
-    b'<' => Some(b"&lt;"),
-    b'>' => Some(b"&gt;"),
-    b'\r' => Some(b"&#xD;"),
-    _ => None,
-};
+const REPLACEMENTS: [&[u8]; 7] = [
+    b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&#x9;", b"&#xA;", b"&#xD;",
+];
 
-const ATTR_ESCAPES: Escapes = |b| match b {
-    b'&' => Some(b"&amp;"),
-    b'<' => Some(b"&lt;"),
-    b'"' => Some(b"&quot;"),
-    b'\t' => Some(b"&#x9;"),
-    b'\n' => Some(b"&#xA;"),
-    b'\r' => Some(b"&#xD;"),
-    _ => None,
-};
+const fn table(specials: &[(u8, u8)]) -> Escapes {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i].0 as usize] = specials[i].1;
+        i += 1;
+    }
+    Escapes(t)
+}
 
-fn escape(sink: &mut impl Sink, s: &str, escapes: Escapes) {
+static TEXT_ESCAPES: Escapes = table(&[(b'&', 1), (b'<', 2), (b'>', 3), (b'\r', 7)]);
+static ATTR_ESCAPES: Escapes = table(&[
+    (b'&', 1),
+    (b'<', 2),
+    (b'"', 4),
+    (b'\t', 5),
+    (b'\n', 6),
+    (b'\r', 7),
+]);
+
+fn escape(sink: &mut impl Sink, s: &str, escapes: &Escapes) {
     let bytes = s.as_bytes();
+    // Most values need no escaping: check without branching first.
+    if bytes
+        .iter()
+        .fold(0u8, |acc, &b| acc | escapes.0[usize::from(b)])
+        == 0
+    {
+        sink.write(bytes);
+        return;
+    }
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if let Some(rep) = escapes(b) {
+        let r = escapes.0[usize::from(b)];
+        if r != 0 {
             sink.write(bytes.get(run..i).unwrap_or_default());
-            sink.write(rep);
+            sink.write(
+                REPLACEMENTS
+                    .get(usize::from(r - 1))
+                    .copied()
+                    .unwrap_or_default(),
+            );
             run = i + 1;
         }
     }

@@ -42,14 +42,48 @@ impl Rng {
 }
 
 const PREFIXES: &[&str] = &["a", "b", "saml", "ds", "xs"];
-const URIS: &[&str] = &["urn:one", "urn:two", "http://example.com/ns#three", "urn:q?y=1;z", "urn:one"];
-const NAMES: &[&str] = &["Assertion", "e", "Item", "x-y", "n.m", "_u", "\u{e9}l\u{e9}ment"];
+const URIS: &[&str] = &[
+    "urn:one",
+    "urn:two",
+    "http://example.com/ns#three",
+    "urn:q?y=1;z",
+    "urn:one",
+];
+const NAMES: &[&str] = &[
+    "Assertion",
+    "e",
+    "Item",
+    "x-y",
+    "n.m",
+    "_u",
+    "\u{e9}l\u{e9}ment",
+];
 const TEXTS: &[&str] = &[
-    "plain", " spaced  out ", "a &amp; b", "&lt;tag&gt;", "q\"uote'", "\ttab\nline", "&#13;cr",
-    "&#x20AC;uro", "x > y", "\u{1F600}", "]]", "&#9;&#10;", "caf\u{e9}",
+    "plain",
+    " spaced  out ",
+    "a &amp; b",
+    "&lt;tag&gt;",
+    "q\"uote'",
+    "\ttab\nline",
+    "&#13;cr",
+    "&#x20AC;uro",
+    "x > y",
+    "\u{1F600}",
+    "]]",
+    "&#9;&#10;",
+    "caf\u{e9}",
 ];
 const VALUES: &[&str] = &[
-    "v", "", "a &amp; b", "&lt;x&gt;", "tab\there", "line\nbreak", "&#9;&#10;&#13;", "'", "&quot;", ">",
+    "v",
+    "",
+    "a &amp; b",
+    "&lt;x&gt;",
+    "tab\there",
+    "line\nbreak",
+    "&#9;&#10;&#13;",
+    "'",
+    "&quot;",
+    ">",
     "cr\r\nlf",
 ];
 
@@ -76,11 +110,19 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
     let mark = scope.len();
     let mut decls: Vec<(String, String)> = Vec::new();
     for _ in 0..rng.below(if depth == 0 { 4 } else { 3 }) {
-        let prefix = if rng.chance(30) { String::new() } else { (rng.pick(PREFIXES)).to_owned() };
+        let prefix = if rng.chance(30) {
+            String::new()
+        } else {
+            (rng.pick(PREFIXES)).to_owned()
+        };
         if decls.iter().any(|(p, _)| *p == prefix) {
             continue;
         }
-        let uri = if prefix.is_empty() && rng.chance(20) { String::new() } else { (rng.pick(URIS)).to_owned() };
+        let uri = if prefix.is_empty() && rng.chance(20) {
+            String::new()
+        } else {
+            (rng.pick(URIS)).to_owned()
+        };
         decls.push((prefix, uri));
     }
     if rng.chance(3) {
@@ -90,11 +132,25 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
     // Prefixes usable here: bound, non-empty URIs.
     let usable: Vec<String> = PREFIXES
         .iter()
-        .filter(|p| scope.iter().rev().find(|(q, _)| q == *p).is_some_and(|(_, u)| !u.is_empty()))
+        .filter(|p| {
+            scope
+                .iter()
+                .rev()
+                .find(|(q, _)| q == *p)
+                .is_some_and(|(_, u)| !u.is_empty())
+        })
         .map(|p| (*p).to_owned())
         .collect();
-    let prefix = if !usable.is_empty() && rng.chance(60) { rng.pick(&usable) } else { String::new() };
-    let qname = if prefix.is_empty() { (rng.pick(NAMES)).to_owned() } else { format!("{prefix}:{}", rng.pick(NAMES)) };
+    let prefix = if !usable.is_empty() && rng.chance(60) {
+        rng.pick(&usable)
+    } else {
+        String::new()
+    };
+    let qname = if prefix.is_empty() {
+        (rng.pick(NAMES)).to_owned()
+    } else {
+        format!("{prefix}:{}", rng.pick(NAMES))
+    };
 
     let sp = |rng: &mut Rng| if rng.chance(10) { "\n  " } else { " " };
     out.push('<');
@@ -102,7 +158,11 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
     let mut attrs: Vec<String> = Vec::new();
     for (p, u) in &decls {
         let q = if rng.chance(20) { '\'' } else { '"' };
-        let name = if p.is_empty() { "xmlns".to_owned() } else { format!("xmlns:{p}") };
+        let name = if p.is_empty() {
+            "xmlns".to_owned()
+        } else {
+            format!("xmlns:{p}")
+        };
         attrs.push(format!("{name}={q}{u}{q}"));
     }
     let mut used: Vec<(String, String)> = Vec::new();
@@ -115,23 +175,48 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
         } else {
             String::new()
         };
-        let local = if ap == "xml" { (rng.pick(&["lang", "space", "base"])).to_owned() } else { local };
+        let local = if ap == "xml" {
+            (rng.pick(&["lang", "space", "base"])).to_owned()
+        } else {
+            local
+        };
         // Expanded-name uniqueness: compare URIs, not prefixes.
         let uri = if ap.is_empty() {
             String::new()
         } else if ap == "xml" {
             "xml".to_owned()
         } else {
-            scope.iter().rev().find(|(q, _)| *q == ap).map(|(_, u)| u.clone()).unwrap_or_default()
+            scope
+                .iter()
+                .rev()
+                .find(|(q, _)| *q == ap)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_default()
         };
         if used.iter().any(|(u, l)| *u == uri && *l == local) {
             continue;
         }
         used.push((uri, local.clone()));
-        let name = if ap.is_empty() { local } else { format!("{ap}:{local}") };
-        let value = if name == "xml:space" { (rng.pick(&["preserve", "default"])).to_owned() } else { (rng.pick(VALUES)).to_owned() };
-        let q = if value.contains('\'') || !rng.chance(20) { '"' } else { '\'' };
-        let value = if q == '"' { value.replace('"', "&quot;") } else { value };
+        let name = if ap.is_empty() {
+            local
+        } else {
+            format!("{ap}:{local}")
+        };
+        let value = if name == "xml:space" {
+            (rng.pick(&["preserve", "default"])).to_owned()
+        } else {
+            (rng.pick(VALUES)).to_owned()
+        };
+        let q = if value.contains('\'') || !rng.chance(20) {
+            '"'
+        } else {
+            '\''
+        };
+        let value = if q == '"' {
+            value.replace('"', "&quot;")
+        } else {
+            value
+        };
         attrs.push(format!("{name}={q}{value}{q}"));
     }
     // Shuffle attribute order so sorting is exercised.
@@ -156,8 +241,16 @@ fn element(rng: &mut Rng, out: &mut String, scope: &mut Vec<(String, String)>, d
                     out.push_str(rng.pick::<&str>(&[" c ", "", "a-b", "<x>&amp;"]));
                     out.push_str("-->");
                 }
-                8 => out.push_str(rng.pick::<&str>(&["<?pi data?>", "<?pi?>", "<?target  spaced data ?>"])),
-                _ => out.push_str(rng.pick::<&str>(&["<![CDATA[<&>]]>", "<![CDATA[]]>", "<![CDATA[\r\nx]]>"])),
+                8 => out.push_str(rng.pick::<&str>(&[
+                    "<?pi data?>",
+                    "<?pi?>",
+                    "<?target  spaced data ?>",
+                ])),
+                _ => out.push_str(rng.pick::<&str>(&[
+                    "<![CDATA[<&>]]>",
+                    "<![CDATA[]]>",
+                    "<![CDATA[\r\nx]]>",
+                ])),
             }
         }
         out.push_str("</");

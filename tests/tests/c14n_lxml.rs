@@ -24,14 +24,16 @@
 //! xmlsec1 signature cross-checks cover those cases. lxml also drops `#default` from an
 //! InclusiveNamespaces list, so the oracle never passes it.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use saml_core::Limits;
 use saml_core::c14n::{Canonicalizer, Method};
 use saml_core::xml::{Document, XML_NS};
-use saml_core::Limits;
 use saml_tests::{files_with_suffix, generate, python, shared_dir};
 
 const GENERATED: u64 = 1200;
@@ -51,7 +53,11 @@ fn c14n_matches_lxml() {
     let shared = shared_dir();
     let mut files = files_with_suffix(&shared.join("testdata"), ".xml");
     files.extend(files_with_suffix(&shared.join("bench-fixtures"), ".xml"));
-    assert!(files.len() >= 40, "expected the shared XML files under {}", shared.display());
+    assert!(
+        files.len() >= 40,
+        "expected the shared XML files under {}",
+        shared.display()
+    );
     let shared_count = files.len();
 
     let dir = std::env::temp_dir().join(format!("saml-c14n-lxml-{}", std::process::id()));
@@ -70,7 +76,12 @@ fn c14n_matches_lxml() {
         .spawn()
         .expect("run the lxml oracle (install python3-lxml)");
     let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
-    child.stdin.take().unwrap().write_all(list.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(list.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "lxml oracle failed");
     let stdout = String::from_utf8(output.stdout).unwrap();
@@ -80,7 +91,10 @@ fn c14n_matches_lxml() {
         .map(|f| (f.display().to_string(), std::fs::read_to_string(f).unwrap()))
         .collect();
     let mut docs: HashMap<&str, Option<Document<'_>>> = HashMap::new();
-    let limits = Limits { max_xml_bytes: 4 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_xml_bytes: 4 << 20,
+        ..Limits::default()
+    };
 
     let (mut compared, mut skipped, mut refused) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
@@ -89,9 +103,9 @@ fn c14n_matches_lxml() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let file = v["file"].as_str().unwrap();
         let source = &sources[file];
-        let doc = docs.entry(sources.get_key_value(file).unwrap().0.as_str()).or_insert_with(|| {
-            Document::parse(source, &limits).ok()
-        });
+        let doc = docs
+            .entry(sources.get_key_value(file).unwrap().0.as_str())
+            .or_insert_with(|| Document::parse(source, &limits).ok());
         if v.get("parsed").is_some() {
             refused += 1;
             if doc.is_some() {
@@ -116,9 +130,16 @@ fn c14n_matches_lxml() {
                 inherits |= p.namespace_declarations().next().is_some();
                 parent = p.parent();
             }
-            let decls: Vec<_> = doc.root().descendants().flat_map(|e| e.namespace_declarations()).collect();
-            let shared_uri =
-                decls.iter().any(|d| decls.iter().any(|o| o.prefix != d.prefix && o.uri == d.uri && !d.uri.is_empty()));
+            let decls: Vec<_> = doc
+                .root()
+                .descendants()
+                .flat_map(|e| e.namespace_declarations())
+                .collect();
+            let shared_uri = decls.iter().any(|d| {
+                decls
+                    .iter()
+                    .any(|o| o.prefix != d.prefix && o.uri == d.uri && !d.uri.is_empty())
+            });
             let declares_xml = decls.iter().any(|d| d.prefix == "xml");
             if shared_uri || inherits || declares_xml {
                 skipped += 1;
@@ -126,7 +147,9 @@ fn c14n_matches_lxml() {
             }
         }
         let mut ours = Vec::new();
-        Canonicalizer::new(m).inclusive_prefixes(v["prefixes"].as_str().unwrap()).canonicalize(el, &mut ours);
+        Canonicalizer::new(m)
+            .inclusive_prefixes(v["prefixes"].as_str().unwrap())
+            .canonicalize(el, &mut ours);
         let expected = v["out"].as_str().unwrap();
         compared += 1;
         compared_files.insert(file.to_owned());
@@ -145,7 +168,16 @@ fn c14n_matches_lxml() {
          {skipped} inclusive cases skipped (lxml re-rooting); {refused} files refused by both",
         compared_files.len()
     );
-    assert!(failures.is_empty(), "{} differences from lxml:\n{}", failures.len(), failures.join("\n"));
-    assert!(compared_files.len() >= 1000 + 40, "too few documents compared: {}", compared_files.len());
+    assert!(
+        failures.is_empty(),
+        "{} differences from lxml:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        compared_files.len() >= 1000 + 40,
+        "too few documents compared: {}",
+        compared_files.len()
+    );
     assert!(compared > 20_000, "too few subtrees compared: {compared}");
 }

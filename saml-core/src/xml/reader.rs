@@ -80,6 +80,8 @@ struct Builder<'a, 'l> {
     scope_marks: Vec<usize>,
     /// Text being accumulated: (content, start byte).
     pending_text: Option<(Cow<'a, str>, usize)>,
+    /// Reused per start tag: (qname, prefix, local name, value).
+    scratch: Vec<(&'a str, &'a str, &'a str, Cow<'a, str>)>,
     seen_root: bool,
     seen_anything: bool,
 }
@@ -104,6 +106,7 @@ impl<'a, 'l> Builder<'a, 'l> {
             scope: Vec::new(),
             scope_marks: Vec::new(),
             pending_text: None,
+            scratch: Vec::new(),
             seen_root: false,
             seen_anything: false,
         }
@@ -147,7 +150,7 @@ impl<'a, 'l> Builder<'a, 'l> {
                     if content.ends_with('-') {
                         return Err(malformed("a comment may not end with `--->`"));
                     }
-                    self.push_leaf(NodeKind::Comment(content), start, end)?;
+                    self.push_leaf(NodeKind::Comment(normalize_eol(content)), start, end)?;
                 }
                 Event::PI(pi) => {
                     self.flush_text()?;
@@ -165,7 +168,14 @@ impl<'a, 'l> Builder<'a, 'l> {
                             truncate(target)
                         )));
                     }
-                    self.push_leaf(NodeKind::Pi { target, data }, start, end)?;
+                    self.push_leaf(
+                        NodeKind::Pi {
+                            target,
+                            data: normalize_eol(data),
+                        },
+                        start,
+                        end,
+                    )?;
                 }
                 Event::Decl(decl) => {
                     if self.seen_anything || start != self.offset {
@@ -288,14 +298,15 @@ impl<'a, 'l> Builder<'a, 'l> {
         } else {
             tag
         };
-        let name_end = tag.find(is_xml_space).unwrap_or(tag.len());
+        let name_end = tag.bytes().position(is_space_byte).unwrap_or(tag.len());
         let (qname, mut rest) = tag.split_at(name_end);
         let (prefix, local) = split_qname(qname)?;
 
         self.scope_marks.push(self.scope.len());
         let decl_start = self.doc.namespaces.len();
         let attr_start = self.doc.attributes.len();
-        let mut raw_attrs: Vec<(&'a str, &'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        let mut raw_attrs = std::mem::take(&mut self.scratch);
+        raw_attrs.clear();
         let mut count = 0usize;
         loop {
             let trimmed = rest.trim_start_matches(is_xml_space);
@@ -330,7 +341,7 @@ impl<'a, 'l> Builder<'a, 'l> {
             return Err(malformed("an element may not use the `xmlns` prefix"));
         }
         let ns = self.resolve(prefix)?;
-        for (i, (name, aprefix, alocal, value)) in raw_attrs.into_iter().enumerate() {
+        for (i, (name, aprefix, alocal, value)) in raw_attrs.drain(..).enumerate() {
             let ans = if aprefix.is_empty() {
                 NONE
             } else {
@@ -360,6 +371,7 @@ impl<'a, 'l> Builder<'a, 'l> {
                 value,
             });
         }
+        self.scratch = raw_attrs;
         let attr_end = self.doc.attributes.len();
 
         let parent = self.open.last().copied().unwrap_or(NONE);
@@ -437,6 +449,13 @@ impl<'a, 'l> Builder<'a, 'l> {
                 truncate(prefix)
             )));
         }
+        if !uri.is_empty() && !has_scheme(&uri) {
+            // Canonical XML 1.0 section 2.1: relative namespace URIs are an error.
+            return Err(malformed(format!(
+                "namespace URI `{}` is relative; use an absolute URI",
+                truncate(&uri)
+            )));
+        }
         if !prefix.is_empty() && uri.is_empty() {
             return Err(malformed(format!(
                 "prefix `{}` may not be undeclared (XML Namespaces 1.0)",
@@ -471,6 +490,20 @@ impl<'a, 'l> Builder<'a, 'l> {
 
 fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// True if `uri` starts with an RFC 3986 scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`).
+fn has_scheme(uri: &str) -> bool {
+    let Some((scheme, _)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut bytes = scheme.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+fn is_space_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 fn pos(p: usize) -> u32 {

@@ -47,8 +47,8 @@ pub(crate) struct NodeData<'a> {
 pub(crate) enum NodeKind<'a> {
     Element(ElementData<'a>),
     Text(Cow<'a, str>),
-    Comment(&'a str),
-    Pi { target: &'a str, data: &'a str },
+    Comment(Cow<'a, str>),
+    Pi { target: &'a str, data: Cow<'a, str> },
 }
 
 pub(crate) struct ElementData<'a> {
@@ -85,6 +85,17 @@ impl<'a> Document<'a> {
         Element {
             doc: self,
             id: self.root,
+        }
+    }
+
+    /// The top-level nodes: the document element and the comments and
+    /// processing instructions before and after it.
+    #[must_use]
+    pub fn children(&self) -> Children<'_, 'a> {
+        Children {
+            doc: self,
+            next: 0,
+            end: u32::try_from(self.nodes.len()).unwrap_or(NONE),
         }
     }
 
@@ -406,8 +417,11 @@ impl<'d, 'a> Iterator for Children<'d, 'a> {
         Some(match &node.kind {
             NodeKind::Element(_) => Node::Element(Element { doc: self.doc, id }),
             NodeKind::Text(t) => Node::Text(t.as_ref()),
-            NodeKind::Comment(c) => Node::Comment(c),
-            NodeKind::Pi { target, data } => Node::ProcessingInstruction { target, data },
+            NodeKind::Comment(c) => Node::Comment(c.as_ref()),
+            NodeKind::Pi { target, data } => Node::ProcessingInstruction {
+                target,
+                data: data.as_ref(),
+            },
         })
     }
 }
