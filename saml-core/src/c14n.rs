@@ -189,9 +189,9 @@ impl<'p> Canonicalizer<'p> {
         let mut pending = vec![Step::Enter(Node::Element(apex))];
         while let Some(step) = pending.pop() {
             match step {
-                Step::Leave(el) => {
+                Step::Leave(prefix, local) => {
                     sink.write(b"</");
-                    write_qname(sink, el.prefix(), el.local_name());
+                    write_qname(sink, prefix, local);
                     sink.write(b">");
                     if let Some(mark) = state.open.pop() {
                         state.rendered.truncate(mark);
@@ -202,7 +202,7 @@ impl<'p> Canonicalizer<'p> {
                         continue;
                     }
                     self.start_tag(el, el.id() == apex.id(), &mut state, sink);
-                    pending.push(Step::Leave(el));
+                    pending.push(Step::Leave(el.prefix(), el.local_name()));
                     let first = pending.len();
                     pending.extend(el.children().map(Step::Enter));
                     pending.get_mut(first..).unwrap_or_default().reverse();
@@ -278,8 +278,10 @@ impl<'p> Canonicalizer<'p> {
                     .map(|d| (d.prefix, d.uri)),
             );
         }
-        decls.sort_unstable();
-        decls.dedup_by(|a, b| a.0 == b.0);
+        if decls.len() > 1 {
+            decls.sort_unstable();
+            decls.dedup_by(|a, b| a.0 == b.0);
+        }
 
         write_qname_open(sink, el.prefix(), el.local_name());
         for &(prefix, uri) in &decls {
@@ -311,10 +313,12 @@ impl<'p> Canonicalizer<'p> {
         if is_apex && !self.method.is_exclusive() {
             inherit_xml_attributes(el, &mut attrs);
         }
-        attrs.sort_unstable_by(|a, b| {
-            (a.namespace.unwrap_or(""), a.local_name)
-                .cmp(&(b.namespace.unwrap_or(""), b.local_name))
-        });
+        if attrs.len() > 1 {
+            attrs.sort_unstable_by(|a, b| {
+                (a.namespace.unwrap_or(""), a.local_name)
+                    .cmp(&(b.namespace.unwrap_or(""), b.local_name))
+            });
+        }
         for a in &attrs {
             sink.write(b" ");
             write_qname(sink, a.prefix, a.local_name);
@@ -362,7 +366,8 @@ struct State<'d> {
 
 enum Step<'d, 'a> {
     Enter(Node<'d, 'a>),
-    Leave(Element<'d, 'a>),
+    /// Close an element: its prefix and local name.
+    Leave(&'d str, &'d str),
 }
 
 fn write_qname_open(sink: &mut impl Sink, prefix: &str, local: &str) {

@@ -131,10 +131,14 @@ impl<'a, 'l> Builder<'a, 'l> {
                 Event::Eof => break,
                 Event::Text(t) => {
                     let raw = t.into_inner();
-                    if raw.contains("]]>") {
+                    // One branch-free pass decides whether the slower checks are needed.
+                    let rare = raw
+                        .bytes()
+                        .fold(false, |acc, b| acc | (b == b']') | (b == b'\r'));
+                    if rare && raw.contains("]]>") {
                         return Err(malformed("`]]>` is not allowed in text"));
                     }
-                    self.push_text(normalize_cow(raw), start)?;
+                    self.push_text(if rare { normalize_cow(raw) } else { raw }, start)?;
                 }
                 Event::GeneralRef(r) => {
                     let c = decode_reference(&r.into_inner())?;
