@@ -23,6 +23,7 @@
 //! # Ok::<(), saml_core::Error>(())
 //! ```
 
+use crate::xml::tree::NodeKind;
 use crate::xml::{Attribute, Document, Element, Node, NodeId, XML_NS};
 
 /// A canonicalization method, named by its algorithm URI.
@@ -179,43 +180,47 @@ impl<'p> Canonicalizer<'p> {
 
     /// Writes the canonical form of the subtree rooted at `apex` into `sink`.
     pub fn canonicalize(&self, apex: Element<'_, '_>, sink: &mut impl Sink) {
+        let doc = apex.document();
         let mut state = State {
             rendered: Vec::new(),
             open: Vec::new(),
+            marks: Vec::new(),
             scratch_ns: Vec::new(),
             scratch_attrs: Vec::new(),
         };
         let comments = self.method.with_comments();
-        let mut pending = vec![Step::Enter(Node::Element(apex))];
-        while let Some(step) = pending.pop() {
-            match step {
-                Step::Leave(prefix, local) => {
-                    sink.write(b"</");
-                    write_qname(sink, prefix, local);
-                    sink.write(b">");
-                    if let Some(mark) = state.open.pop() {
-                        state.rendered.truncate(mark);
-                    }
-                }
-                Step::Enter(Node::Element(el)) => {
-                    if self.exclude == Some(el.id()) {
+        // Nodes are stored in document order and each records where its
+        // subtree ends, so one linear walk visits the subtree; a stack of open
+        // elements says when to write end tags.
+        let first = apex.id().0;
+        let last = doc.node(first).map_or(first, |n| n.end);
+        let mut id = first;
+        while id < last {
+            let Some(node) = doc.node(id) else { break };
+            close_finished(&mut state, id, sink);
+            match &node.kind {
+                NodeKind::Element(_) => {
+                    if self.exclude == Some(NodeId(id)) {
+                        id = node.end.max(id + 1);
                         continue;
                     }
-                    self.start_tag(el, el.id() == apex.id(), &mut state, sink);
-                    pending.push(Step::Leave(el.prefix(), el.local_name()));
-                    let first = pending.len();
-                    pending.extend(el.children().map(Step::Enter));
-                    pending.get_mut(first..).unwrap_or_default().reverse();
+                    let el = Element { doc, id };
+                    self.start_tag(el, id == first, &mut state, sink);
+                    state.open.push(Open {
+                        end: node.end,
+                        prefix: el.prefix(),
+                        local: el.local_name(),
+                    });
                 }
-                Step::Enter(Node::Text(t)) => escape(sink, t, &TEXT_ESCAPES),
-                Step::Enter(Node::Comment(c)) => {
+                NodeKind::Text(t) => escape(sink, t, Context::Text),
+                NodeKind::Comment(c) => {
                     if comments {
                         sink.write(b"<!--");
                         sink.write(c.as_bytes());
                         sink.write(b"-->");
                     }
                 }
-                Step::Enter(Node::ProcessingInstruction { target, data }) => {
+                NodeKind::Pi { target, data } => {
                     sink.write(b"<?");
                     sink.write(target.as_bytes());
                     if !data.is_empty() {
@@ -225,7 +230,9 @@ impl<'p> Canonicalizer<'p> {
                     sink.write(b"?>");
                 }
             }
+            id += 1;
         }
+        close_finished(&mut state, u32::MAX, sink);
     }
 
     /// Writes `<name`, the namespace declarations to render, the attributes and `>`.
@@ -238,7 +245,7 @@ impl<'p> Canonicalizer<'p> {
     ) where
         'p: 'd,
     {
-        state.open.push(state.rendered.len());
+        state.marks.push(state.rendered.len());
         let mut decls = std::mem::take(&mut state.scratch_ns);
         decls.clear();
         if self.method.is_exclusive() {
@@ -302,7 +309,7 @@ impl<'p> Canonicalizer<'p> {
                 sink.write(prefix.as_bytes());
                 sink.write(b"=\"");
             }
-            escape(sink, uri, &ATTR_ESCAPES);
+            escape(sink, uri, Context::Attribute);
             sink.write(b"\"");
         }
         state.scratch_ns = decls;
@@ -323,7 +330,7 @@ impl<'p> Canonicalizer<'p> {
             sink.write(b" ");
             write_qname(sink, a.prefix, a.local_name);
             sink.write(b"=\"");
-            escape(sink, a.value, &ATTR_ESCAPES);
+            escape(sink, a.value, Context::Attribute);
             sink.write(b"\"");
         }
         state.scratch_attrs = attrs;
@@ -355,19 +362,38 @@ fn same(a: &str, b: &str) -> bool {
     std::ptr::eq(a, b) || a == b
 }
 
+/// Writes the end tags of the open elements whose subtree ends before `id`.
+fn close_finished(state: &mut State<'_>, id: u32, sink: &mut impl Sink) {
+    while let Some(open) = state.open.last() {
+        if open.end > id {
+            return;
+        }
+        sink.write(b"</");
+        write_qname(sink, open.prefix, open.local);
+        sink.write(b">");
+        state.open.pop();
+        if let Some(mark) = state.marks.pop() {
+            state.rendered.truncate(mark);
+        }
+    }
+}
+
+/// An element whose end tag is still to be written.
+struct Open<'d> {
+    end: u32,
+    prefix: &'d str,
+    local: &'d str,
+}
+
 struct State<'d> {
     /// Namespace bindings rendered by output ancestors: (prefix, uri).
     rendered: Vec<(&'d str, &'d str)>,
+    /// Open elements, innermost last.
+    open: Vec<Open<'d>>,
     /// Length of `rendered` to restore when each open element closes.
-    open: Vec<usize>,
+    marks: Vec<usize>,
     scratch_ns: Vec<(&'d str, &'d str)>,
     scratch_attrs: Vec<Attribute<'d>>,
-}
-
-enum Step<'d, 'a> {
-    Enter(Node<'d, 'a>),
-    /// Close an element: its prefix and local name.
-    Leave(&'d str, &'d str),
 }
 
 fn write_qname_open(sink: &mut impl Sink, prefix: &str, local: &str) {
@@ -383,56 +409,54 @@ fn write_qname(sink: &mut impl Sink, prefix: &str, local: &str) {
     sink.write(local.as_bytes());
 }
 
-/// What C14N escapes in text and in attribute values: for each byte, the
-/// index of its replacement in [`REPLACEMENTS`] plus one (0: copied as is).
-struct Escapes([u8; 256]);
-
-const REPLACEMENTS: [&[u8]; 7] = [
-    b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&#x9;", b"&#xA;", b"&#xD;",
-];
-
-const fn table(specials: &[(u8, u8)]) -> Escapes {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < specials.len() {
-        t[specials[i].0 as usize] = specials[i].1;
-        i += 1;
-    }
-    Escapes(t)
+/// What C14N escapes in text or in attribute values.
+#[derive(Clone, Copy)]
+enum Context {
+    Text,
+    Attribute,
 }
 
-static TEXT_ESCAPES: Escapes = table(&[(b'&', 1), (b'<', 2), (b'>', 3), (b'\r', 7)]);
-static ATTR_ESCAPES: Escapes = table(&[
-    (b'&', 1),
-    (b'<', 2),
-    (b'"', 4),
-    (b'\t', 5),
-    (b'\n', 6),
-    (b'\r', 7),
-]);
+impl Context {
+    /// The replacement for `b`, if it is escaped in this context.
+    fn replacement(self, b: u8) -> Option<&'static [u8]> {
+        match (self, b) {
+            (_, b'&') => Some(b"&amp;"),
+            (_, b'<') => Some(b"&lt;"),
+            (Self::Text, b'>') => Some(b"&gt;"),
+            (Self::Attribute, b'"') => Some(b"&quot;"),
+            (Self::Attribute, b'\t') => Some(b"&#x9;"),
+            (Self::Attribute, b'\n') => Some(b"&#xA;"),
+            (_, b'\r') => Some(b"&#xD;"),
+            _ => None,
+        }
+    }
 
-fn escape(sink: &mut impl Sink, s: &str, escapes: &Escapes) {
+    /// True if some byte of `bytes` needs escaping. Branch-free so it
+    /// vectorizes; the reader has refused control bytes other than tab, LF
+    /// and CR, so `b < 0x20` stands for those three in attribute values.
+    fn any_special(self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Text => bytes.iter().fold(false, |acc, &b| {
+                acc | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
+            }),
+            Self::Attribute => bytes.iter().fold(false, |acc, &b| {
+                acc | (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
+            }),
+        }
+    }
+}
+
+fn escape(sink: &mut impl Sink, s: &str, context: Context) {
     let bytes = s.as_bytes();
-    // Most values need no escaping: check without branching first.
-    if bytes
-        .iter()
-        .fold(0u8, |acc, &b| acc | escapes.0[usize::from(b)])
-        == 0
-    {
+    if !context.any_special(bytes) {
         sink.write(bytes);
         return;
     }
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let r = escapes.0[usize::from(b)];
-        if r != 0 {
+        if let Some(rep) = context.replacement(b) {
             sink.write(bytes.get(run..i).unwrap_or_default());
-            sink.write(
-                REPLACEMENTS
-                    .get(usize::from(r - 1))
-                    .copied()
-                    .unwrap_or_default(),
-            );
+            sink.write(rep);
             run = i + 1;
         }
     }

@@ -24,7 +24,7 @@
 
 mod reader;
 mod text;
-mod tree;
+pub(crate) mod tree;
 
 pub use tree::{Attribute, Children, Document, Element, Namespace, Node, NodeId};
 

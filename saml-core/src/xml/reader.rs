@@ -313,7 +313,7 @@ impl<'a, 'l> Builder<'a, 'l> {
         raw_attrs.clear();
         let mut count = 0usize;
         loop {
-            let trimmed = rest.trim_start_matches(is_xml_space);
+            let trimmed = trim_space(rest);
             if trimmed.is_empty() {
                 break;
             }
@@ -492,10 +492,6 @@ impl<'a, 'l> Builder<'a, 'l> {
     }
 }
 
-fn is_xml_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
-}
-
 /// True if `uri` starts with an RFC 3986 scheme (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":"`).
 fn has_scheme(uri: &str) -> bool {
     let Some((scheme, _)) = uri.split_once(':') else {
@@ -504,6 +500,11 @@ fn has_scheme(uri: &str) -> bool {
     let mut bytes = scheme.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+fn trim_space(s: &str) -> &str {
+    let skip = s.bytes().take_while(|&b| is_space_byte(b)).count();
+    s.get(skip..).unwrap_or_default()
 }
 
 fn is_space_byte(b: u8) -> bool {
@@ -534,27 +535,21 @@ fn borrowed<'a>(content: Cow<'_, str>, input: &'a str, at: usize) -> Result<&'a 
 /// Splits `name = "value"` off the front of `s`, returning the raw (undecoded)
 /// value and the rest.
 fn split_attribute(s: &str) -> Result<(&str, &str, &str)> {
+    let no_value = || malformed(format!("attribute `{}` has no value", truncate(s)));
     let name_end = s
-        .find(|c: char| c == '=' || is_xml_space(c))
-        .ok_or_else(|| malformed(format!("attribute `{}` has no value", truncate(s))))?;
+        .bytes()
+        .position(|b| b == b'=' || is_space_byte(b))
+        .ok_or_else(no_value)?;
     let (name, rest) = s.split_at(name_end);
-    let rest = rest.trim_start_matches(is_xml_space);
-    let rest = rest
-        .strip_prefix('=')
-        .ok_or_else(|| malformed(format!("attribute `{}` has no value", truncate(name))))?
-        .trim_start_matches(is_xml_space);
-    let quote = rest
-        .chars()
-        .next()
-        .filter(|c| *c == '"' || *c == '\'')
-        .ok_or_else(|| {
-            malformed(format!(
-                "the value of attribute `{}` is not quoted",
-                truncate(name)
-            ))
-        })?;
+    let rest = trim_space(trim_space(rest).strip_prefix('=').ok_or_else(no_value)?);
+    let Some(&quote @ (b'"' | b'\'')) = rest.as_bytes().first() else {
+        return Err(malformed(format!(
+            "the value of attribute `{}` is not quoted",
+            truncate(name)
+        )));
+    };
     let body = rest.get(1..).unwrap_or_default();
-    let close = body.find(quote).ok_or_else(|| {
+    let close = body.bytes().position(|b| b == quote).ok_or_else(|| {
         malformed(format!(
             "the value of attribute `{}` is not closed",
             truncate(name)

@@ -57,16 +57,37 @@ fn is_name_char(c: char) -> bool {
         || matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
+/// ASCII bytes allowed in an NCName: 1 = anywhere, 2 = not first (digits,
+/// `-`, `.`). Non-ASCII bytes are 0 and take the general path.
+static ASCII_NAME: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            1
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            2
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// True if `s` is a non-empty NCName (an XML name without colons).
 pub(crate) fn is_ncname(s: &str) -> bool {
     let bytes = s.as_bytes();
-    if bytes.is_ascii() {
-        return bytes
-            .first()
-            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
+    // One pass over a table; the fold has no early exit so it stays tight.
+    let all_ascii_name = bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (ASCII_NAME[usize::from(b)] != 0));
+    if all_ascii_name {
+        return ASCII_NAME[usize::from(first)] == 1;
     }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
@@ -82,14 +103,15 @@ pub(crate) fn is_name(s: &str) -> bool {
 /// Splits a QName into (prefix, local name), refusing anything that is not
 /// `NCName` or `NCName:NCName`.
 pub(crate) fn split_qname(qname: &str) -> Result<(&str, &str)> {
-    let (prefix, local) = match qname.split_once(':') {
-        Some((p, l)) => (p, l),
+    let (prefix, local) = match qname.bytes().position(|b| b == b':') {
+        Some(i) => (
+            qname.get(..i).unwrap_or_default(),
+            qname.get(i + 1..).unwrap_or_default(),
+        ),
         None => ("", qname),
     };
-    if (prefix.is_empty() && qname.contains(':'))
-        || (!prefix.is_empty() && !is_ncname(prefix))
-        || !is_ncname(local)
-    {
+    let prefix_ok = is_ncname(prefix) || (prefix.is_empty() && local.len() == qname.len());
+    if !prefix_ok || !is_ncname(local) {
         return Err(Error::new(
             ErrorCode::MalformedXml,
             format!("`{}` is not a valid qualified XML name", truncate(qname)),
@@ -168,10 +190,12 @@ pub(crate) fn normalize_eol(raw: &str) -> Cow<'_, str> {
 /// whitespace (tab, LF, CR, CRLF) becomes a space, per XML 1.0 section 3.3.3
 /// for CDATA attributes. A literal `<` is refused.
 pub(crate) fn attribute_value(raw: &str) -> Result<Cow<'_, str>> {
-    if !raw
+    // Control bytes other than tab, LF and CR were refused up front, so
+    // `b < 0x20` stands for those three; the fold has no early exit and vectorizes.
+    let special = raw
         .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
-    {
+        .fold(false, |acc, b| acc | (b < 0x20) | (b == b'&') | (b == b'<'));
+    if !special {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
