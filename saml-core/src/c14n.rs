@@ -1,5 +1,6 @@
-//! Canonical XML: Exclusive XML Canonicalization 1.0 and Canonical XML 1.0
-//! (inclusive), each with or without comments, of an element subtree.
+//! Canonical XML: Exclusive XML Canonicalization 1.0, and inclusive Canonical
+//! XML 1.0 and 1.1, each with or without comments, of an element subtree or a
+//! whole document.
 //!
 //! Output goes to any [`Sink`], so a signature verifier can feed a digest
 //! directly instead of building the canonical bytes first. A subtree (such as
@@ -37,15 +38,21 @@ pub enum Method {
     Inclusive,
     /// `http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments`
     InclusiveWithComments,
+    /// `http://www.w3.org/2006/12/xml-c14n11` (Canonical XML 1.1)
+    Inclusive11,
+    /// `http://www.w3.org/2006/12/xml-c14n11#WithComments`
+    Inclusive11WithComments,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::Exclusive,
         Self::ExclusiveWithComments,
         Self::Inclusive,
         Self::InclusiveWithComments,
+        Self::Inclusive11,
+        Self::Inclusive11WithComments,
     ];
 
     /// The algorithm URI.
@@ -58,10 +65,12 @@ impl Method {
             Self::InclusiveWithComments => {
                 "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments"
             }
+            Self::Inclusive11 => "http://www.w3.org/2006/12/xml-c14n11",
+            Self::Inclusive11WithComments => "http://www.w3.org/2006/12/xml-c14n11#WithComments",
         }
     }
 
-    /// The method named by `uri`, if it is one of the four supported.
+    /// The method named by `uri`, if it is one of the six supported.
     #[must_use]
     pub fn from_uri(uri: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.uri() == uri)
@@ -78,8 +87,22 @@ impl Method {
     pub const fn with_comments(self) -> bool {
         matches!(
             self,
-            Self::ExclusiveWithComments | Self::InclusiveWithComments
+            Self::ExclusiveWithComments
+                | Self::InclusiveWithComments
+                | Self::Inclusive11WithComments
         )
+    }
+
+    /// The same method without comments (what a bare-name `#ID` reference
+    /// feeds it, since that node-set has no comments).
+    #[must_use]
+    pub const fn without_comments(self) -> Self {
+        match self {
+            Self::ExclusiveWithComments => Self::Exclusive,
+            Self::InclusiveWithComments => Self::Inclusive,
+            Self::Inclusive11WithComments => Self::Inclusive11,
+            m => m,
+        }
     }
 
     /// Canonicalizes `element` with default options into a new vector.
@@ -318,7 +341,11 @@ impl<'p> Canonicalizer<'p> {
         attrs.clear();
         attrs.extend(el.attributes());
         if is_apex && !self.method.is_exclusive() {
-            inherit_xml_attributes(el, &mut attrs);
+            let c14n11 = matches!(
+                self.method,
+                Method::Inclusive11 | Method::Inclusive11WithComments
+            );
+            inherit_xml_attributes(el, &mut attrs, c14n11);
         }
         if attrs.len() > 1 {
             attrs.sort_unstable_by(|a, b| {
@@ -339,12 +366,15 @@ impl<'p> Canonicalizer<'p> {
 }
 
 /// Canonical XML 1.0 section 2.4: a subtree's apex inherits the `xml:*`
-/// attributes of its ancestors that it does not set itself.
-fn inherit_xml_attributes<'d>(el: Element<'d, '_>, attrs: &mut Vec<Attribute<'d>>) {
+/// attributes of its ancestors that it does not set itself. Canonical XML 1.1
+/// inherits only the simple ones, `xml:lang` and `xml:space` (its `xml:base`
+/// fix-up is not implemented: such a base is not inherited).
+fn inherit_xml_attributes<'d>(el: Element<'d, '_>, attrs: &mut Vec<Attribute<'d>>, c14n11: bool) {
     let mut current = el.parent();
     while let Some(e) = current {
         for a in e.attributes() {
             if a.namespace == Some(XML_NS)
+                && (!c14n11 || matches!(a.local_name, "lang" | "space"))
                 && !attrs
                     .iter()
                     .any(|b| b.namespace == Some(XML_NS) && b.local_name == a.local_name)

@@ -20,6 +20,8 @@
 //! ```
 
 pub mod c14n;
+pub mod crypto;
+pub mod dsig;
 mod error;
 #[doc(hidden)]
 pub mod internal;

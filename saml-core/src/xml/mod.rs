@@ -26,6 +26,7 @@ mod reader;
 mod text;
 pub(crate) mod tree;
 
+pub(crate) use text::truncate as shorten;
 pub use tree::{Attribute, Children, Document, Element, Namespace, Node, NodeId};
 
 /// The namespace bound to the `xml` prefix.
