@@ -12,7 +12,9 @@ mod redirect;
 mod sign;
 mod verify;
 
-pub use redirect::{RedirectParameter, VerifiedRedirect, sign_redirect_query, verify_redirect_query};
+pub use redirect::{
+    RedirectParameter, VerifiedRedirect, sign_redirect_query, verify_redirect_query,
+};
 pub use sign::{SignOptions, sign_enveloped};
 pub use verify::{Verified, VerifyOptions, verify_enveloped};
 
