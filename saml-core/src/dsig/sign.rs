@@ -78,7 +78,9 @@ pub fn sign_enveloped(
             "the element is already signed",
         ));
     }
-    let mut canon = Canonicalizer::new(options.c14n);
+    // A `#ID` reference selects the element without its comments, whatever
+    // the C14N transform says (XML-DSig 4.3.3.3); verifiers digest that.
+    let mut canon = Canonicalizer::new(options.c14n.without_comments());
     if let Some(p) = prefixes {
         canon = canon.inclusive_prefixes(p);
     }
