@@ -19,13 +19,17 @@
 //! # Ok::<(), saml_core::Error>(())
 //! ```
 
+pub mod binding;
 pub mod c14n;
+pub mod clock;
 pub mod crypto;
 pub mod dsig;
 mod error;
 #[doc(hidden)]
 pub mod internal;
 mod limits;
+pub mod metadata;
+pub mod protocol;
 pub mod xml;
 
 pub use error::{Error, ErrorCode, Result};

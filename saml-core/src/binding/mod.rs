@@ -1,0 +1,37 @@
+//! HTTP bindings: how a SAML message travels through the browser.
+//!
+//! - HTTP-Redirect ([`redirect_url`], [`encode_redirect`], [`decode_redirect`],
+//!   [`parse_redirect_query`]): DEFLATE + base64 in the query string of a
+//!   redirect, signed (if at all) over the query string; verification of such
+//!   signatures is [`dsig::verify_redirect_query`](crate::dsig::verify_redirect_query).
+//! - HTTP-POST ([`post_form`], [`PostForm`], [`encode_post`], [`decode_post`]):
+//!   base64 in a form field of a page the browser posts; signed (if at all)
+//!   inside the XML.
+//!
+//! Everything here is bounded: inflating stops at
+//! [`Limits::max_xml_bytes`](crate::Limits::max_xml_bytes) and a posted value
+//! is size-checked before it is decoded. The rendered form never carries an
+//! inline script unless the caller gives a CSP nonce.
+//!
+//! ```
+//! use saml_core::binding::{decode_redirect, parse_redirect_query, redirect_url};
+//! use saml_core::dsig::RedirectParameter;
+//! use saml_core::Limits;
+//!
+//! let xml = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#;
+//! let url = redirect_url("https://idp.example/slo", RedirectParameter::SamlRequest, xml, Some("s1"), None)?;
+//! let (_, query) = url.split_once('?').unwrap();
+//! let received = parse_redirect_query(query, &Limits::default())?;
+//! assert_eq!(received.xml(), xml);
+//! assert_eq!(received.relay_state(), Some("s1"));
+//! # Ok::<(), saml_core::Error>(())
+//! ```
+
+mod post;
+mod redirect;
+
+pub use crate::dsig::RedirectParameter;
+pub use post::{PostForm, decode_post, encode_post, post_form};
+pub use redirect::{
+    RedirectMessage, decode_redirect, encode_redirect, parse_redirect_query, redirect_url,
+};
