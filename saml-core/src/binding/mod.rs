@@ -35,3 +35,37 @@ pub use post::{PostForm, decode_post, encode_post, post_form};
 pub use redirect::{
     RedirectMessage, decode_redirect, encode_redirect, parse_redirect_query, redirect_url,
 };
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// Refuses a destination that is not an absolute `http://` or `https://`
+/// URL, or that contains whitespace or control characters. Destinations
+/// come from configuration or metadata; this stops a `javascript:` form
+/// action or a header-splitting Location at the last step.
+fn check_destination(destination: &str) -> Result<()> {
+    let scheme_ok = ["https://", "http://"].iter().any(|scheme| {
+        destination
+            .get(..scheme.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+            && destination.len() > scheme.len()
+    });
+    if !scheme_ok {
+        return Err(Error::new(
+            ErrorCode::MalformedXml,
+            format!(
+                "the destination `{}` is not an http(s) URL",
+                crate::xml::shorten(destination)
+            ),
+        ));
+    }
+    if destination
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::new(
+            ErrorCode::MalformedXml,
+            "the destination contains whitespace or control characters",
+        ));
+    }
+    Ok(())
+}

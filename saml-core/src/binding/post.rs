@@ -81,11 +81,22 @@ pub fn decode_post(value: &str, limits: &Limits) -> Result<String> {
     if decoded.len() > max {
         return Err(too_large());
     }
+    // XML in another encoding (UTF-16, Latin-1) is an encoding problem;
+    // other binary data (a DEFLATEd message posted by mistake, say) is
+    // simply not an XML message.
+    let looks_like_xml = decoded.starts_with(&[0xFE, 0xFF])
+        || decoded.starts_with(&[0xFF, 0xFE])
+        || decoded.starts_with(&[0, b'<'])
+        || decoded.first() == Some(&b'<');
     String::from_utf8(decoded).map_err(|_| {
-        Error::new(
-            ErrorCode::UnsupportedEncoding,
-            "the posted message is not UTF-8",
-        )
+        if looks_like_xml {
+            Error::new(ErrorCode::UnsupportedEncoding, "the posted message is not UTF-8; send UTF-8")
+        } else {
+            Error::new(
+                ErrorCode::MalformedXml,
+                "the posted value does not decode to an XML message (DEFLATEd? that is for the Redirect binding)",
+            )
+        }
     })
 }
 
@@ -206,21 +217,25 @@ impl PostForm {
 /// `parameter` to `destination`, with `RelayState` when given. Sign the XML
 /// first if it must be signed (on this binding the signature is inside the
 /// XML: [`sign_enveloped`](crate::dsig::sign_enveloped)).
-#[must_use]
+///
+/// Errors: `malformed_xml` when the destination is not an `http(s)://` URL
+/// (a `javascript:` form action would run script in the SP's origin) or
+/// contains whitespace or control characters.
 pub fn post_form(
     destination: &str,
     parameter: RedirectParameter,
     message_xml: &str,
     relay_state: Option<&str>,
-) -> PostForm {
+) -> Result<PostForm> {
+    super::check_destination(destination)?;
     let mut fields = vec![(parameter.name().to_owned(), encode_post(message_xml))];
     if let Some(relay_state) = relay_state {
         fields.push(("RelayState".to_owned(), relay_state.to_owned()));
     }
-    PostForm {
+    Ok(PostForm {
         action: destination.to_owned(),
         fields,
-    }
+    })
 }
 
 #[cfg(test)]

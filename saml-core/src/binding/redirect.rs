@@ -84,7 +84,7 @@ pub fn decode_redirect(value_b64: &str, limits: &Limits) -> Result<String> {
             // A zlib header (CMF 0x78 with a valid FCHECK) never starts a
             // valid raw stream in practice, so trying it second is safe.
             let looks_like_zlib = matches!(deflated.as_slice(), [0x78, flg, ..]
-                if (0x7800_u16 | u16::from(*flg)) % 31 == 0);
+                if (0x7800_u16 | u16::from(*flg)).is_multiple_of(31));
             if !looks_like_zlib {
                 return Err(inflate_error(raw_error.status));
             }
@@ -183,8 +183,8 @@ pub(crate) fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
 /// Note that the binding limits `RelayState` to 80 bytes; many IdPs accept
 /// more, but an opaque short token is the portable choice.
 ///
-/// Errors: `malformed_xml` when the destination is empty, contains
-/// whitespace or control characters, or already carries one of the
+/// Errors: `malformed_xml` when the destination is not an `http(s)://`
+/// URL, contains whitespace or control characters, or already carries one of the
 /// binding's parameters (`SAMLRequest`, `SAMLResponse`, `RelayState`,
 /// `SigAlg`, `Signature`), which would make the message ambiguous; and
 /// those of [`sign_redirect_query`] (`algorithm_forbidden` for RSA-SHA1,
@@ -251,17 +251,7 @@ pub fn redirect_url(
 
 /// Refuses destinations that cannot carry the binding's query safely.
 fn check_destination(destination: &str) -> Result<()> {
-    if destination.is_empty() {
-        return Err(malformed("the redirect destination is empty"));
-    }
-    if destination
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(malformed(
-            "the redirect destination contains whitespace or control characters",
-        ));
-    }
+    super::check_destination(destination)?;
     let query = destination
         .split('#')
         .next()
@@ -509,6 +499,7 @@ mod tests {
             "https://i/x?Signature",
             "https://i/ x",
             "https://i/x\r\nSet-Cookie: a=b",
+            "javascript:alert(1)//?a=1",
         ] {
             let err = redirect_url(d, RedirectParameter::SamlRequest, XML, None, None).unwrap_err();
             assert_eq!(err.code(), ErrorCode::MalformedXml, "{d}");

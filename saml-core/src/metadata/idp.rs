@@ -510,12 +510,13 @@ impl IdpMetadata {
         let all = candidates(root)?;
 
         let chosen = if let Some(wanted) = options.entity_id.as_deref() {
-            let mut matches = Vec::new();
-            for c in &all {
-                if entity_id_of(c.element)? == wanted {
-                    matches.push(*c);
-                }
-            }
+            // Entities without a usable entityID cannot match; they are
+            // not reported here (parse them by their own ID to see errors).
+            let matches: Vec<_> = all
+                .iter()
+                .filter(|c| entity_id_of(c.element).is_ok_and(|id| id == wanted.trim()))
+                .copied()
+                .collect();
             match matches.as_slice() {
                 [one] => *one,
                 [] => {
@@ -916,12 +917,16 @@ impl IdpMetadata {
                 );
             }
         }
+        let mut weak: Vec<Certificate> = Vec::new();
         for cert in self
             .signing_certificates
             .iter()
             .chain(&self.encryption_certificates)
             .filter(|c| c.public_key().is_weak())
         {
+            push_distinct(&mut weak, cert);
+        }
+        for cert in &weak {
             add(
                 Severity::Warning,
                 "weak_key",

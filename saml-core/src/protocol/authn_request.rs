@@ -596,7 +596,8 @@ impl AuthnRequest {
     /// the XML signed (enveloped, default [`SignOptions`]) when `signing` is
     /// given. See [`PostForm`] for rendering.
     ///
-    /// Errors: those of [`sign_enveloped`].
+    /// Errors: those of [`sign_enveloped`] and of
+    /// [`binding::post_form`](crate::binding::post_form).
     pub fn post_form(
         &self,
         relay_state: Option<&str>,
@@ -606,12 +607,12 @@ impl AuthnRequest {
             Some(key) => self.signed_xml(key, &SignOptions::default())?,
             None => self.to_xml(),
         };
-        Ok(post_form(
+        post_form(
             &self.destination,
             RedirectParameter::SamlRequest,
             &xml,
             relay_state,
-        ))
+        )
     }
 }
 

@@ -417,16 +417,16 @@ impl ResponseValidator {
     }
 
     fn check_issuer(&self, issuer: Element<'_, '_>, whose: &str) -> Result<()> {
-        if let Some(format) = issuer.attribute("Format") {
-            if format != super::name_id_format::ENTITY {
-                return Err(err(
-                    ErrorCode::IssuerMismatch,
-                    format!(
-                        "the {whose} Issuer has format `{}`, not entity",
-                        shorten(format)
-                    ),
-                ));
-            }
+        if let Some(format) = issuer.attribute("Format")
+            && format != super::name_id_format::ENTITY
+        {
+            return Err(err(
+                ErrorCode::IssuerMismatch,
+                format!(
+                    "the {whose} Issuer has format `{}`, not entity",
+                    shorten(format)
+                ),
+            ));
         }
         let value = issuer.text();
         if value.trim() != self.idp_entity_id {
@@ -528,29 +528,29 @@ impl ResponseValidator {
         if let Some(conditions) = child(assertion, SAML_NS, "Conditions") {
             not_before = time_attr(conditions, "NotBefore")?;
             not_on_or_after = time_attr(conditions, "NotOnOrAfter")?;
-            if let Some(nb) = not_before {
-                if now + skew < nb {
-                    return Err(err(
-                        ErrorCode::NotYetValid,
-                        format!(
-                            "the assertion is valid only in {} s (clock skew {} s)",
-                            seconds(nb, now),
-                            skew.num_seconds()
-                        ),
-                    ));
-                }
+            if let Some(nb) = not_before
+                && now + skew < nb
+            {
+                return Err(err(
+                    ErrorCode::NotYetValid,
+                    format!(
+                        "the assertion is valid only in {} s (clock skew {} s)",
+                        seconds(nb, now),
+                        skew.num_seconds()
+                    ),
+                ));
             }
-            if let Some(na) = not_on_or_after {
-                if now - skew >= na {
-                    return Err(err(
-                        ErrorCode::Expired,
-                        format!(
-                            "the assertion expired {} s ago (clock skew {} s)",
-                            seconds(now, na),
-                            skew.num_seconds()
-                        ),
-                    ));
-                }
+            if let Some(na) = not_on_or_after
+                && now - skew >= na
+            {
+                return Err(err(
+                    ErrorCode::Expired,
+                    format!(
+                        "the assertion expired {} s ago (clock skew {} s)",
+                        seconds(now, na),
+                        skew.num_seconds()
+                    ),
+                ));
             }
             for restriction in children(conditions, SAML_NS, "AudienceRestriction") {
                 let ok = children(restriction, SAML_NS, "Audience")
@@ -580,13 +580,13 @@ impl ResponseValidator {
             .map(|a| time_attr(a, "SessionNotOnOrAfter"))
             .transpose()?
             .flatten();
-        if let Some(end) = session_not_on_or_after {
-            if now - skew >= end {
-                return Err(err(
-                    ErrorCode::Expired,
-                    format!("the IdP session ended {} s ago", seconds(now, end)),
-                ));
-            }
+        if let Some(end) = session_not_on_or_after
+            && now - skew >= end
+        {
+            return Err(err(
+                ErrorCode::Expired,
+                format!("the IdP session ended {} s ago", seconds(now, end)),
+            ));
         }
         if let Some(since) = expect.force_authn_since {
             match authn_instant {
@@ -748,16 +748,16 @@ impl ResponseValidator {
             }
             None => {}
         }
-        if let Some(nb) = time_attr(data, "NotBefore")? {
-            if now + skew < nb {
-                return Err(err(
-                    ErrorCode::NotYetValid,
-                    format!(
-                        "the subject confirmation is valid only in {} s",
-                        seconds(nb, now)
-                    ),
-                ));
-            }
+        if let Some(nb) = time_attr(data, "NotBefore")?
+            && now + skew < nb
+        {
+            return Err(err(
+                ErrorCode::NotYetValid,
+                format!(
+                    "the subject confirmation is valid only in {} s",
+                    seconds(nb, now)
+                ),
+            ));
         }
         let irt = data.attribute("InResponseTo");
         self.check_in_response_to(irt, expect, "SubjectConfirmationData", true)?;
