@@ -10,15 +10,13 @@
 //! an unsigned one through [`parse_redirect_query`]. Inflating is capped at
 //! [`Limits::max_xml_bytes`], so a DEFLATE bomb costs at most that much memory.
 
-use std::fmt::Write as _;
-
 use base64::Engine;
 use miniz_oxide::inflate::{
     TINFLStatus, decompress_to_vec_with_limit, decompress_to_vec_zlib_with_limit,
 };
 
 use crate::crypto::{SignatureAlgorithm, SigningKey, decode_base64};
-use crate::dsig::{RedirectParameter, sign_redirect_query};
+use crate::dsig::{RedirectParameter, percent_decode, percent_encode, sign_redirect_query};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
 
@@ -126,46 +124,6 @@ fn inflate_error(status: TINFLStatus) -> Error {
         _ => "is not a DEFLATE stream",
     };
     malformed(format!("the redirect message {what}"))
-}
-
-/// Percent-encodes everything except the RFC 3986 unreserved characters
-/// (`ALPHA DIGIT - . _ ~`), with upper-case hex — the encoding that
-/// [`sign_redirect_query`] uses, so signed and unsigned URLs look alike.
-pub(crate) fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() * 3);
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            // Writing into a String cannot fail.
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
-/// Decodes `%XX` escapes (either hex case), and `+` as a space when
-/// `plus_is_space` (form encoding). `None` for a malformed escape or a
-/// result that is not UTF-8.
-pub(crate) fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
-    let hex = |b: Option<&u8>| {
-        b.and_then(|b| char::from(*b).to_digit(16))
-            .and_then(|d| u8::try_from(d).ok())
-    };
-    let mut out = Vec::with_capacity(raw.len());
-    let mut bytes = raw.as_bytes().iter();
-    while let Some(&b) = bytes.next() {
-        match b {
-            b'%' => {
-                let high = hex(bytes.next())?;
-                let low = hex(bytes.next())?;
-                out.push(high << 4 | low);
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            _ => out.push(b),
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Builds the URL to redirect the browser to: `destination` plus the

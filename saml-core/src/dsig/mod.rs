@@ -15,6 +15,7 @@ mod verify;
 pub use redirect::{
     RedirectParameter, VerifiedRedirect, sign_redirect_query, verify_redirect_query,
 };
+pub(crate) use redirect::{percent_decode, percent_encode};
 pub use sign::{SignOptions, sign_enveloped};
 pub use verify::{Verified, VerifyOptions, verify_enveloped};
 

@@ -89,7 +89,7 @@ fn invalid(detail: impl Into<String>) -> Error {
 
 /// Percent-encodes everything except the RFC 3986 unreserved characters
 /// (`ALPHA DIGIT - . _ ~`), with upper-case hex.
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -105,7 +105,7 @@ fn percent_encode(value: &str) -> String {
 /// Decodes `%XX` escapes (either hex case), and `+` as a space when
 /// `plus_is_space` (form encoding). `None` for a malformed escape or a result
 /// that is not UTF-8.
-fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
+pub(crate) fn percent_decode(raw: &str, plus_is_space: bool) -> Option<String> {
     let hex = |b: Option<&u8>| {
         b.and_then(|b| char::from(*b).to_digit(16))
             .and_then(|d| u8::try_from(d).ok())
