@@ -13,6 +13,7 @@ use saml_core::protocol::{
     Assertion, DEFAULT_CLOCK_SKEW_SECONDS, Expectation, ResponseValidator, SAML_NS, bindings,
 };
 use saml_core::xml::Document;
+use saml_core::xmlenc::DecryptionKey;
 use saml_core::{Error, Limits};
 use serde_json::{Map, Value, json};
 
@@ -141,14 +142,13 @@ pub(crate) fn verify_response(args: &VerifyArgs) -> Result<ExitCode, String> {
     if args.clock_skew < 0 {
         return Err("--clock-skew must not be negative".into());
     }
-    if let Some(path) = &args.decryption_key {
-        // Read now so a wrong path is a usage error; decryption itself comes
-        // with XML-Enc support (encrypted assertions fail with decryption_failed).
-        let pem = read_input(path)?;
-        if !pem.contains("PRIVATE KEY-----") {
-            return Err(format!("--decryption-key: {path} holds no PEM private key"));
-        }
-    }
+    let decryption_keys = match &args.decryption_key {
+        Some(path) => vec![
+            DecryptionKey::from_pem(&read_input(path)?)
+                .map_err(|e| format!("--decryption-key: {}", e.detail()))?,
+        ],
+        None => Vec::new(),
+    };
     let mut options = MetadataOptions::new();
     options.limits = Limits {
         max_xml_bytes: 16 << 20,
@@ -165,6 +165,7 @@ pub(crate) fn verify_response(args: &VerifyArgs) -> Result<ExitCode, String> {
         &args.acs_url,
     );
     validator.clock_skew = Duration::seconds(args.clock_skew);
+    validator.decryption_keys = decryption_keys;
     validator.allow_idp_initiated = args.allow_idp_initiated;
     if args.allow_sha1 {
         validator.verify = validator.verify.dangerous_allow_sha1();

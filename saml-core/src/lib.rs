@@ -31,6 +31,7 @@ mod limits;
 pub mod metadata;
 pub mod protocol;
 pub mod xml;
+pub mod xmlenc;
 
 pub use error::{Error, ErrorCode, Result};
 pub use limits::Limits;

@@ -17,7 +17,8 @@ use crate::crypto::PublicKey;
 use crate::dsig::{DSIG_NS, VerifyOptions, verify_enveloped};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
-use crate::xml::{Document, Element, shorten};
+use crate::xml::{Document, Element, XML_NS, shorten};
+use crate::xmlenc::{DecryptOptions, DecryptionKey, decrypt_element};
 
 /// Default tolerance for clock differences between IdP and SP, in seconds.
 pub const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 10;
@@ -139,6 +140,11 @@ pub struct ResponseValidator {
     pub limits: Limits,
     /// Required authentication context.
     pub authn_context: AuthnContextRequirement,
+    /// Our private keys for encrypted assertions, NameIDs and attributes
+    /// (several during rollover; each is tried).
+    pub decryption_keys: Vec<DecryptionKey>,
+    /// Decryption algorithm policy.
+    pub decrypt: DecryptOptions,
 }
 
 /// What the response must answer: the pending request, if any.
@@ -176,6 +182,36 @@ fn time_attr(el: Element<'_, '_>, name: &str) -> Result<Option<DateTime<Utc>>> {
     el.attribute(name).map(parse_datetime).transpose()
 }
 
+fn read_name_id(el: Element<'_, '_>) -> Result<NameId> {
+    if el.has_child_elements() {
+        return Err(err(ErrorCode::MalformedXml, "the NameID contains elements"));
+    }
+    Ok(NameId {
+        value: el.text().trim().to_owned(),
+        format: owned(el.attribute("Format")),
+        name_qualifier: owned(el.attribute("NameQualifier")),
+        sp_name_qualifier: owned(el.attribute("SPNameQualifier")),
+    })
+}
+
+fn read_attribute(a: Element<'_, '_>) -> Result<Attribute> {
+    let name = a
+        .attribute("Name")
+        .ok_or_else(|| err(ErrorCode::MalformedXml, "an Attribute has no Name"))?;
+    let values = children(a, SAML_NS, "AttributeValue")
+        .filter(|v| {
+            v.attribute_ns("http://www.w3.org/2001/XMLSchema-instance", "nil") != Some("true")
+        })
+        .map(|v| v.text().into_owned())
+        .collect();
+    Ok(Attribute {
+        name: name.to_owned(),
+        name_format: owned(a.attribute("NameFormat")),
+        friendly_name: owned(a.attribute("FriendlyName")),
+        values,
+    })
+}
+
 fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_owned)
 }
@@ -207,6 +243,8 @@ impl ResponseValidator {
             verify: VerifyOptions::new(),
             limits: Limits::default(),
             authn_context: AuthnContextRequirement::None,
+            decryption_keys: Vec::new(),
+            decrypt: DecryptOptions::new(),
         }
     }
 
@@ -290,12 +328,48 @@ impl ResponseValidator {
             .first()
             .copied()
             .ok_or_else(|| err(ErrorCode::AmbiguousAssertion, "no assertion"))?;
-        if assertion.is(SAML_NS, "EncryptedAssertion") {
-            return Err(err(
-                ErrorCode::DecryptionFailed,
-                "encrypted assertions are not supported yet",
-            ));
-        }
+        // An EncryptedAssertion is decrypted (its ciphertext is covered by
+        // the Response signature, if any) and parsed with the same reader and
+        // limits; nothing but one assertion may come out of it.
+        let decrypted_xml;
+        let decrypted_doc;
+        let encrypted = assertion.is(SAML_NS, "EncryptedAssertion");
+        let assertion = if encrypted {
+            decrypted_xml = self.decrypt_in_context(assertion)?;
+            decrypted_doc = Document::parse(&decrypted_xml, &self.limits)?;
+            let wrapper = decrypted_doc.root();
+            let mut inner = wrapper.child_elements();
+            let (Some(a), None) = (inner.next(), inner.next()) else {
+                return Err(err(
+                    ErrorCode::AmbiguousAssertion,
+                    "the EncryptedAssertion does not hold exactly one element",
+                ));
+            };
+            if !a.is(SAML_NS, "Assertion")
+                || a.descendants()
+                    .filter(|e| e.is(SAML_NS, "Assertion"))
+                    .count()
+                    != 1
+            {
+                return Err(err(
+                    ErrorCode::AmbiguousAssertion,
+                    "the EncryptedAssertion does not hold exactly one assertion",
+                ));
+            }
+            let misplaced = a
+                .descendants()
+                .filter(|e| e.is(DSIG_NS, "Signature"))
+                .any(|sig| sig.parent().is_none_or(|p| p.id() != a.id()));
+            if misplaced {
+                return Err(err(
+                    ErrorCode::SignatureInvalid,
+                    "a signature sits where SAML puts none (signature wrapping?)",
+                ));
+            }
+            a
+        } else {
+            assertion
+        };
 
         // 4. The assertion signature; then who signed what.
         let assertion_signed = child(assertion, DSIG_NS, "Signature").is_some();
@@ -307,18 +381,23 @@ impl ResponseValidator {
                 "the assertion must be signed, and it is not",
             ));
         } else if let Some(v) = verified_response {
-            // Read the assertion through the verified Response: it is a direct
-            // child of the signed element, so covered by its digest.
-            let inside = v
-                .element()
-                .child_elements()
-                .find(|e| e.id() == assertion.id());
-            inside.ok_or_else(|| {
-                err(
-                    ErrorCode::SignatureInvalid,
-                    "assertion not inside the signed response",
-                )
-            })?
+            if encrypted {
+                // The signed Response covers the EncryptedAssertion's ciphertext.
+                assertion
+            } else {
+                // Read the assertion through the verified Response: it is a
+                // direct child of the signed element, so covered by its digest.
+                let inside = v
+                    .element()
+                    .child_elements()
+                    .find(|e| e.id() == assertion.id());
+                inside.ok_or_else(|| {
+                    err(
+                        ErrorCode::SignatureInvalid,
+                        "assertion not inside the signed response",
+                    )
+                })?
+            }
         } else {
             return Err(err(
                 ErrorCode::SignatureMissing,
@@ -386,6 +465,42 @@ impl ResponseValidator {
         }
         let assertion = verify_enveloped(root, &self.idp_keys, &self.verify)?.element();
         self.read_assertion(assertion, expect, now)
+    }
+
+    /// Decrypts an encrypted element and wraps the plaintext in an element
+    /// that declares the namespaces in scope where the ciphertext stood, so a
+    /// fragment that uses an outer prefix still parses.
+    fn decrypt_in_context(&self, encrypted: Element<'_, '_>) -> Result<String> {
+        let plain = decrypt_element(encrypted, &self.decryption_keys, &self.decrypt)?;
+        let mut scope: Vec<(&str, &str)> = Vec::new();
+        let mut current = Some(encrypted);
+        while let Some(el) = current {
+            for d in el.namespace_declarations() {
+                if !scope.iter().any(|(p, _)| *p == d.prefix) {
+                    scope.push((d.prefix, d.uri));
+                }
+            }
+            current = el.parent();
+        }
+        let mut out = String::from("<decrypted");
+        for (prefix, uri) in scope {
+            if prefix == "xml" || uri == XML_NS {
+                continue;
+            }
+            let uri = uri
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('"', "&quot;");
+            if prefix.is_empty() {
+                out.push_str(&format!(" xmlns=\"{uri}\""));
+            } else {
+                out.push_str(&format!(" xmlns:{prefix}=\"{uri}\""));
+            }
+        }
+        out.push('>');
+        out.push_str(&plain);
+        out.push_str("</decrypted>");
+        Ok(out)
     }
 
     fn check_status(&self, response: Element<'_, '_>) -> Result<()> {
@@ -502,22 +617,25 @@ impl ResponseValidator {
         // Subject: NameID and a bearer confirmation for us.
         let subject = child(assertion, SAML_NS, "Subject")
             .ok_or_else(|| err(ErrorCode::MalformedXml, "the Assertion has no Subject"))?;
-        if child(subject, SAML_NS, "EncryptedID").is_some() {
-            return Err(err(
-                ErrorCode::DecryptionFailed,
-                "encrypted NameIDs are not supported yet",
-            ));
-        }
-        let name_id_el = child(subject, SAML_NS, "NameID")
-            .ok_or_else(|| err(ErrorCode::MalformedXml, "the Subject has no NameID"))?;
-        if name_id_el.has_child_elements() {
-            return Err(err(ErrorCode::MalformedXml, "the NameID contains elements"));
-        }
-        let name_id = NameId {
-            value: name_id_el.text().trim().to_owned(),
-            format: owned(name_id_el.attribute("Format")),
-            name_qualifier: owned(name_id_el.attribute("NameQualifier")),
-            sp_name_qualifier: owned(name_id_el.attribute("SPNameQualifier")),
+        let name_id = match child(subject, SAML_NS, "EncryptedID") {
+            Some(encrypted) => {
+                let xml = self.decrypt_in_context(encrypted)?;
+                let doc = Document::parse(&xml, &self.limits)?;
+                let mut inner = doc.root().child_elements();
+                match (inner.next(), inner.next()) {
+                    (Some(n), None) if n.is(SAML_NS, "NameID") => read_name_id(n)?,
+                    _ => {
+                        return Err(err(
+                            ErrorCode::MalformedXml,
+                            "the EncryptedID does not hold one NameID",
+                        ));
+                    }
+                }
+            }
+            None => read_name_id(
+                child(subject, SAML_NS, "NameID")
+                    .ok_or_else(|| err(ErrorCode::MalformedXml, "the Subject has no NameID"))?,
+            )?,
         };
         let confirmation_in_response_to = self.check_subject_confirmation(subject, expect, now)?;
 
@@ -626,23 +744,25 @@ impl ResponseValidator {
 
         let mut attributes = Vec::new();
         for statement in children(assertion, SAML_NS, "AttributeStatement") {
-            for a in children(statement, SAML_NS, "Attribute") {
-                let name = a
-                    .attribute("Name")
-                    .ok_or_else(|| err(ErrorCode::MalformedXml, "an Attribute has no Name"))?;
-                let values = children(a, SAML_NS, "AttributeValue")
-                    .filter(|v| {
-                        v.attribute_ns("http://www.w3.org/2001/XMLSchema-instance", "nil")
-                            != Some("true")
-                    })
-                    .map(|v| v.text().into_owned())
-                    .collect();
-                attributes.push(Attribute {
-                    name: name.to_owned(),
-                    name_format: owned(a.attribute("NameFormat")),
-                    friendly_name: owned(a.attribute("FriendlyName")),
-                    values,
-                });
+            for a in statement.child_elements() {
+                if a.is(SAML_NS, "Attribute") {
+                    attributes.push(read_attribute(a)?);
+                } else if a.is(SAML_NS, "EncryptedAttribute") {
+                    let xml = self.decrypt_in_context(a)?;
+                    let doc = Document::parse(&xml, &self.limits)?;
+                    let mut inner = doc.root().child_elements();
+                    match (inner.next(), inner.next()) {
+                        (Some(attr), None) if attr.is(SAML_NS, "Attribute") => {
+                            attributes.push(read_attribute(attr)?)
+                        }
+                        _ => {
+                            return Err(err(
+                                ErrorCode::MalformedXml,
+                                "an EncryptedAttribute does not hold one Attribute",
+                            ));
+                        }
+                    }
+                }
             }
         }
 
