@@ -2,9 +2,11 @@
 //! shared bench fixtures, each beside its floor measured in the same run: one
 //! aws-lc-rs RSA-2048 SHA-256 verification and one SHA-256 over the canonical
 //! signed bytes per signature, plus base64 decoding and a bare quick-xml scan
-//! (the floor of `../shared/PERFORMANCE.md`).
+//! (the floor of `../shared/PERFORMANCE.md`). For the encrypted response the
+//! floor adds one RSA-2048 OAEP decryption and AES-256-GCM over the cipher text.
 //!
-//! `cargo bench -p saml-core --bench response`. Target: within 1.5x the floor.
+//! `cargo bench -p saml-core --bench response`. Target: within 1.5x the floor
+//! (1.2x for the encrypted response).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,6 +26,7 @@ use saml_core::crypto::Certificate;
 use saml_core::dsig::DSIG_NS;
 use saml_core::protocol::{Expectation, ResponseValidator};
 use saml_core::xml::Document;
+use saml_core::xmlenc::{DecryptOptions, DecryptionKey, XENC_NS, decrypt_element};
 
 fn fixture(name: &str) -> String {
     let dir = std::env::var_os("SAML_SHARED_DIR").map_or_else(
@@ -118,10 +121,42 @@ fn bench(c: &mut Criterion) {
     // aws-lc-rs takes the RSA key as SPKI or PKCS#1; the floor uses the same key bytes.
     let public = UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki);
 
-    for name in ["typical", "both-signed", "large"] {
+    let sp_key_pem = fixture("sp-key.pem");
+    validator.decryption_keys = vec![DecryptionKey::from_pem(&sp_key_pem).unwrap()];
+    let sp_pkcs8: Vec<u8> = b64(&sp_key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>());
+    let oaep_key = aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(
+        aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(&sp_pkcs8).unwrap(),
+    )
+    .unwrap();
+
+    for name in ["typical", "both-signed", "large", "encrypted"] {
         let posted = fixture(&format!("{name}.b64"));
         let xml = String::from_utf8(b64(&posted)).unwrap();
-        let inputs = floor_inputs(&xml);
+        // For the encrypted response: the wrapped key, the GCM cipher text,
+        // and the signature inputs of the decrypted assertion.
+        let mut encrypted_parts: Option<(Vec<u8>, Vec<u8>)> = None;
+        let inputs = if name == "encrypted" {
+            let doc = Document::parse(&xml, &validator.limits).unwrap();
+            let enc = doc
+                .root()
+                .descendants()
+                .find(|e| e.local_name() == "EncryptedAssertion")
+                .unwrap();
+            let values: Vec<Vec<u8>> = enc
+                .descendants()
+                .filter(|e| e.is(XENC_NS, "CipherValue"))
+                .map(|e| b64(&e.text()))
+                .collect();
+            encrypted_parts = Some((values[0].clone(), values[1].clone()));
+            let plain =
+                decrypt_element(enc, &validator.decryption_keys, &DecryptOptions::new()).unwrap();
+            floor_inputs(&plain)
+        } else {
+            floor_inputs(&xml)
+        };
         for (_, signed_info, sig) in &inputs {
             public
                 .verify(signed_info, sig)
@@ -135,6 +170,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let xml = b64(black_box(&posted));
                 let mut events = scan(std::str::from_utf8(&xml).unwrap());
+                if let Some((wrapped, cipher)) = &encrypted_parts {
+                    let mut out = vec![0u8; 256];
+                    let key = oaep_key
+                        .decrypt(&aws_lc_rs::rsa::OAEP_SHA1_MGF1SHA1, wrapped, &mut out, None)
+                        .unwrap();
+                    let gcm = aws_lc_rs::aead::LessSafeKey::new(
+                        aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
+                            .unwrap(),
+                    );
+                    let (iv, body) = cipher.split_at(12);
+                    let mut buf = body.to_vec();
+                    let nonce = aws_lc_rs::aead::Nonce::try_assume_unique_for_key(iv).unwrap();
+                    events += gcm
+                        .open_in_place(nonce, aws_lc_rs::aead::Aad::empty(), &mut buf)
+                        .unwrap()
+                        .len();
+                }
                 for (element, signed_info, sig) in &inputs {
                     events += digest::digest(&digest::SHA256, black_box(element))
                         .as_ref()
