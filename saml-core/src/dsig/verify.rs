@@ -156,11 +156,33 @@ fn c14n_of<'d>(el: Element<'d, '_>) -> Result<(Method, Option<&'d str>)> {
 }
 
 /// Feeds canonical bytes straight into a digest.
-struct DigestSink(digest::Context);
+/// Feeds canonical bytes into a digest through a small buffer: C14N writes
+/// many short pieces, and each digest update crosses into C.
+struct DigestSink {
+    context: digest::Context,
+    buffer: Vec<u8>,
+}
+
+impl DigestSink {
+    const FLUSH_AT: usize = 8 * 1024;
+
+    fn new(algorithm: &'static digest::Algorithm) -> Self {
+        Self { context: digest::Context::new(algorithm), buffer: Vec::with_capacity(Self::FLUSH_AT + 256) }
+    }
+
+    fn finish(mut self) -> digest::Digest {
+        self.context.update(&self.buffer);
+        self.context.finish()
+    }
+}
 
 impl Sink for DigestSink {
     fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= Self::FLUSH_AT {
+            self.context.update(&self.buffer);
+            self.buffer.clear();
+        }
     }
 }
 
@@ -317,7 +339,7 @@ pub fn verify_enveloped<'d, 'a>(
     // C14N transform the node-set is serialized with inclusive C14N 1.0.
     let (ref_method, ref_prefixes) = transform_c14n.unwrap_or((Method::Inclusive, None));
     let ref_method = ref_method.without_comments();
-    let mut sink = DigestSink(digest::Context::new(digest_alg.aws()));
+    let mut sink = DigestSink::new(digest_alg.aws());
     let mut canon = Canonicalizer::new(ref_method).excluding(signature.id());
     if let Some(p) = ref_prefixes {
         canon = canon.inclusive_prefixes(p);
@@ -327,7 +349,7 @@ pub fn verify_enveloped<'d, 'a>(
     } else {
         canon.canonicalize(element, &mut sink);
     }
-    let computed = sink.0.finish();
+    let computed = sink.finish();
     let expected = decode_base64(&digest_value.text())?;
     if verify_slices_are_equal(computed.as_ref(), &expected).is_err() {
         return Err(Error::new(
