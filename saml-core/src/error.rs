@@ -204,6 +204,14 @@ mod tests {
     }
 
     #[test]
+    fn every_code_is_documented_in_the_troubleshooting_guide() {
+        let guide = include_str!("../../docs/troubleshooting.md");
+        for code in ErrorCode::ALL {
+            assert!(guide.contains(&format!("## `{}`", code.as_str())), "{code} is not documented");
+        }
+    }
+
+    #[test]
     fn long_details_are_cut() {
         let e = Error::new(ErrorCode::MalformedXml, "é".repeat(1000));
         assert!(e.detail().len() <= MAX_DETAIL + 3);
