@@ -28,6 +28,7 @@ mod error;
 #[doc(hidden)]
 pub mod internal;
 mod limits;
+pub mod mapping;
 pub mod metadata;
 pub mod protocol;
 pub mod xml;
