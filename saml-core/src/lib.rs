@@ -31,6 +31,7 @@ mod limits;
 pub mod mapping;
 pub mod metadata;
 pub mod protocol;
+pub mod store;
 pub mod xml;
 pub mod xmlenc;
 

@@ -48,3 +48,16 @@ mod authn_request;
 pub use authn_request::{
     AuthnContextComparison, AuthnRequest, AuthnRequestBuilder, PendingAuthnRequest, generate_id,
 };
+
+mod logout;
+pub use logout::{
+    DEFAULT_MAX_MESSAGE_AGE_SECONDS, IncomingLogoutRequest, LogoutOutcome, LogoutRequest,
+    LogoutRequestBuilder, LogoutResponse, LogoutResponseBuilder, LogoutValidator,
+    PendingLogoutRequest, logout_reason, status,
+};
+
+mod artifact;
+pub use artifact::{
+    ARTIFACT_TYPE_CODE, Artifact, ArtifactResolve, ArtifactResolveBuilder, ArtifactResponse,
+    ArtifactResponseBuilder, ArtifactResponseValidator, ResolvedArtifact, SOAP_ACTION, SOAP_ENV_NS,
+};

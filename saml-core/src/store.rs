@@ -1,0 +1,265 @@
+//! The component traits the layer delegates to, and the records they keep.
+//!
+//! Everything stateful or deployment-specific sits behind one of five
+//! object-safe traits, so any piece can be swapped: [`SessionStore`],
+//! [`ReplayCache`], [`MetadataResolver`], [`KeyStore`] and [`UserMapper`].
+//! The traits need no runtime (they use `async-trait`); `saml-store-memory`
+//! and `saml-store-sql` implement them, and `saml-testkit` holds the one
+//! conformance suite every implementation runs.
+//!
+//! Store errors fail closed: the layer answers `store_unavailable` (HTTP 503)
+//! and lets nobody in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::SigningKey;
+use crate::error::{Error, ErrorCode};
+use crate::metadata::IdpMetadata;
+use crate::protocol::Assertion;
+use crate::xmlenc::DecryptionKey;
+
+/// Why a store call failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing store could not be reached or failed; deny access.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A record with this key already exists.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored record could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Self::new(ErrorCode::StoreUnavailable, e.to_string())
+    }
+}
+
+/// The authenticated user as handlers see it (and as `/me` shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlUser {
+    /// The provider (IdP configuration name) the user signed in with.
+    pub provider: String,
+    /// The NameID value.
+    pub name_id: String,
+    /// The NameID format, if the IdP gave one.
+    pub name_id_format: Option<String>,
+    /// The IdP session index (for Single Logout).
+    pub session_index: Option<String>,
+    /// Attributes: name to values.
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+impl SamlUser {
+    /// The first value of attribute `name`.
+    #[must_use]
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).and_then(|v| v.first()).map(String::as_str)
+    }
+}
+
+/// An authenticated session. The store keeps the hash of the session id,
+/// never the id itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// SHA-256 of the session id, hex.
+    pub id_hash: String,
+    /// Who is signed in.
+    pub user: SamlUser,
+    /// When the session was created.
+    pub created_at: DateTime<Utc>,
+    /// Last activity (for the idle timeout).
+    pub last_seen: DateTime<Utc>,
+    /// Absolute end: the earlier of our lifetime and the IdP's SessionNotOnOrAfter.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A login in progress: the AuthnRequest whose answer we wait for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLogin {
+    /// The AuthnRequest ID (what InResponseTo must equal).
+    pub request_id: String,
+    /// The provider the request went to.
+    pub provider: String,
+    /// Where to send the user after login (a checked same-origin path).
+    pub return_to: Option<String>,
+    /// SHA-256 (hex) of the browser-binding cookie set with the request.
+    pub browser_binding: String,
+    /// When the request was issued (ForceAuthn: authentication must not predate it).
+    pub issued_at: DateTime<Utc>,
+    /// Whether ForceAuthn was asked.
+    pub force_authn: bool,
+    /// When the request stops being answerable.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Authenticated sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// Stores a new session; `Conflict` if the id hash exists.
+    async fn create(&self, record: SessionRecord) -> Result<(), StoreError>;
+    /// The session with this id hash, unless absent or expired at `now`.
+    async fn load(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError>;
+    /// Records activity at `now`.
+    async fn touch(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Ends one session (absent is not an error).
+    async fn delete(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Ends every session of this subject at this provider, restricted to one
+    /// IdP session index when given (IdP-initiated logout). Returns how many.
+    async fn delete_by_subject(
+        &self,
+        provider: &str,
+        name_id: &str,
+        session_index: Option<&str>,
+    ) -> Result<u64, StoreError>;
+    /// Removes sessions expired at `now`. Returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Single use of assertion IDs and pending requests, cluster-wide.
+#[async_trait]
+pub trait ReplayCache: Send + Sync + fmt::Debug {
+    /// Remembers `key` until `expires_at`. Returns `false` if it was already
+    /// remembered and not expired: a replay. Check-and-insert is atomic.
+    async fn insert_once(&self, key: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Stores a pending login; `Conflict` if its request ID exists.
+    async fn save_pending(&self, pending: PendingLogin) -> Result<(), StoreError>;
+    /// Removes and returns the pending login with this request ID, unless
+    /// absent or expired at `now`. A second call returns `None` (single use).
+    async fn take_pending(&self, request_id: &str, now: DateTime<Utc>) -> Result<Option<PendingLogin>, StoreError>;
+    /// Removes entries expired at `now`. Returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Per-provider settings (DESIGN.md section 5), with the safe defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProviderSettings {
+    /// Name shown on the login page ("Log in using ...").
+    pub display_name: Option<String>,
+    /// Whether sign-in through this provider is enabled.
+    pub enabled: bool,
+    /// Ask the IdP to re-authenticate the user (on by default), and refuse
+    /// assertions whose authentication predates the request.
+    pub force_authn: bool,
+    /// Ask for passive authentication (no user interaction).
+    pub is_passive: bool,
+    /// Sign AuthnRequests.
+    pub sign_request: bool,
+    /// Require the assertion itself to be signed.
+    pub want_assertions_signed: bool,
+    /// Accept IdP-initiated (unsolicited) responses (off by default).
+    pub allow_idp_initiated: bool,
+    /// Accept SHA-1 signatures (legacy IdPs only).
+    pub allow_sha1: bool,
+    /// NameID format to request (default: unspecified).
+    pub name_id_format: Option<String>,
+    /// AuthnContextClassRefs to request and require (default: none).
+    pub authn_context_class_refs: Vec<String>,
+    /// Tolerated clock skew in seconds (default 10).
+    pub clock_skew_seconds: i64,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            display_name: None,
+            enabled: true,
+            force_authn: true,
+            is_passive: false,
+            sign_request: false,
+            want_assertions_signed: false,
+            allow_idp_initiated: false,
+            allow_sha1: false,
+            name_id_format: None,
+            authn_context_class_refs: Vec::new(),
+            clock_skew_seconds: crate::protocol::DEFAULT_CLOCK_SKEW_SECONDS,
+        }
+    }
+}
+
+/// A configured identity provider: its name, metadata and settings.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The configuration name (URL-safe: used in `/saml/{provider}/acs`).
+    pub name: String,
+    /// The IdP's metadata (entity ID, endpoints, keys).
+    pub metadata: IdpMetadata,
+    /// Settings.
+    pub settings: ProviderSettings,
+}
+
+impl Provider {
+    /// The name shown to users.
+    #[must_use]
+    pub fn display_name(&self) -> &str {
+        self.settings.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Finds identity providers by name or by Issuer entity ID.
+#[async_trait]
+pub trait MetadataResolver: Send + Sync + fmt::Debug {
+    /// The provider configured under `name`.
+    async fn provider(&self, name: &str) -> Result<Option<Arc<Provider>>, StoreError>;
+    /// The provider whose entity ID is `entity_id` (the shared ACS finds the IdP by Issuer).
+    async fn provider_by_entity_id(&self, entity_id: &str) -> Result<Option<Arc<Provider>>, StoreError>;
+    /// Every configured provider (the login page lists the enabled ones).
+    async fn providers(&self) -> Result<Vec<Arc<Provider>>, StoreError>;
+}
+
+/// The SP's own credentials.
+#[derive(Debug, Clone, Default)]
+pub struct SpKeys {
+    /// The key that signs requests and metadata (with its certificate).
+    pub signing: Option<Arc<SigningKey>>,
+    /// Keys that decrypt (current and, during rollover, older or newer ones).
+    pub decryption: Vec<DecryptionKey>,
+}
+
+/// The SP's keys, with rollover.
+#[async_trait]
+pub trait KeyStore: Send + Sync + fmt::Debug {
+    /// The current keys.
+    async fn keys(&self) -> Result<SpKeys, StoreError>;
+}
+
+/// Turns a validated assertion into the application's user.
+#[async_trait]
+pub trait UserMapper: Send + Sync + fmt::Debug {
+    /// The user for `assertion` from `provider`, or an error that refuses the
+    /// login (for example `missing_attribute`, or an unknown user).
+    async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error>;
+}
+
+/// The default mapper: NameID, format, session index and every attribute, as given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassThroughMapper;
+
+#[async_trait]
+impl UserMapper for PassThroughMapper {
+    async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
+        let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for a in &assertion.attributes {
+            attributes.entry(a.name.clone()).or_default().extend(a.values.iter().cloned());
+        }
+        Ok(SamlUser {
+            provider: provider.name.clone(),
+            name_id: assertion.name_id.value.clone(),
+            name_id_format: assertion.name_id.format.clone(),
+            session_index: assertion.session_index.clone(),
+            attributes,
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! The development IdP (being written).
