@@ -207,7 +207,10 @@ mod tests {
     fn every_code_is_documented_in_the_troubleshooting_guide() {
         let guide = include_str!("../../docs/troubleshooting.md");
         for code in ErrorCode::ALL {
-            assert!(guide.contains(&format!("## `{}`", code.as_str())), "{code} is not documented");
+            assert!(
+                guide.contains(&format!("## `{}`", code.as_str())),
+                "{code} is not documented"
+            );
         }
     }
 

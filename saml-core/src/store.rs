@@ -64,7 +64,10 @@ impl SamlUser {
     /// The first value of attribute `name`.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes.get(name).and_then(|v| v.first()).map(String::as_str)
+        self.attributes
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 }
 
@@ -109,7 +112,11 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     /// Stores a new session; `Conflict` if the id hash exists.
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError>;
     /// The session with this id hash, unless absent or expired at `now`.
-    async fn load(&self, id_hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError>;
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError>;
     /// Records activity at `now`.
     async fn touch(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Ends one session (absent is not an error).
@@ -131,12 +138,21 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
 pub trait ReplayCache: Send + Sync + fmt::Debug {
     /// Remembers `key` until `expires_at`. Returns `false` if it was already
     /// remembered and not expired: a replay. Check-and-insert is atomic.
-    async fn insert_once(&self, key: &str, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn insert_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Stores a pending login; `Conflict` if its request ID exists.
     async fn save_pending(&self, pending: PendingLogin) -> Result<(), StoreError>;
     /// Removes and returns the pending login with this request ID, unless
     /// absent or expired at `now`. A second call returns `None` (single use).
-    async fn take_pending(&self, request_id: &str, now: DateTime<Utc>) -> Result<Option<PendingLogin>, StoreError>;
+    async fn take_pending(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingLogin>, StoreError>;
     /// Removes entries expired at `now`. Returns how many.
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
@@ -214,7 +230,10 @@ pub trait MetadataResolver: Send + Sync + fmt::Debug {
     /// The provider configured under `name`.
     async fn provider(&self, name: &str) -> Result<Option<Arc<Provider>>, StoreError>;
     /// The provider whose entity ID is `entity_id` (the shared ACS finds the IdP by Issuer).
-    async fn provider_by_entity_id(&self, entity_id: &str) -> Result<Option<Arc<Provider>>, StoreError>;
+    async fn provider_by_entity_id(
+        &self,
+        entity_id: &str,
+    ) -> Result<Option<Arc<Provider>>, StoreError>;
     /// Every configured provider (the login page lists the enabled ones).
     async fn providers(&self) -> Result<Vec<Arc<Provider>>, StoreError>;
 }
@@ -252,7 +271,10 @@ impl UserMapper for PassThroughMapper {
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
         let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for a in &assertion.attributes {
-            attributes.entry(a.name.clone()).or_default().extend(a.values.iter().cloned());
+            attributes
+                .entry(a.name.clone())
+                .or_default()
+                .extend(a.values.iter().cloned());
         }
         Ok(SamlUser {
             provider: provider.name.clone(),

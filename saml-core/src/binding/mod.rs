@@ -31,6 +31,23 @@ mod post;
 mod redirect;
 
 pub use crate::dsig::RedirectParameter;
+
+/// Decodes an `application/x-www-form-urlencoded` body (as the HTTP-POST
+/// binding delivers it) into name/value pairs, in order. `None` if an escape
+/// is malformed or a value is not UTF-8.
+#[must_use]
+pub fn parse_form(body: &str) -> Option<Vec<(String, String)>> {
+    body.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((
+                crate::dsig::percent_decode(name, true)?,
+                crate::dsig::percent_decode(value, true)?,
+            ))
+        })
+        .collect()
+}
 pub use post::{PostForm, decode_post, encode_post, post_form};
 pub use redirect::{
     RedirectMessage, decode_redirect, encode_redirect, parse_redirect_query, redirect_url,

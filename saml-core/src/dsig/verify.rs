@@ -167,7 +167,10 @@ impl DigestSink {
     const FLUSH_AT: usize = 8 * 1024;
 
     fn new(algorithm: &'static digest::Algorithm) -> Self {
-        Self { context: digest::Context::new(algorithm), buffer: Vec::with_capacity(Self::FLUSH_AT + 256) }
+        Self {
+            context: digest::Context::new(algorithm),
+            buffer: Vec::with_capacity(Self::FLUSH_AT + 256),
+        }
     }
 
     fn finish(mut self) -> digest::Digest {

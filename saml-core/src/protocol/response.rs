@@ -18,7 +18,7 @@ use crate::dsig::{DSIG_NS, VerifyOptions, verify_enveloped};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
 use crate::xml::{Document, Element, XML_NS, shorten};
-use crate::xmlenc::{DecryptOptions, DecryptionKey, decrypt_element};
+use crate::xmlenc::{DecryptOptions, DecryptionKey, decrypt_element, decryption_failed};
 
 /// Default tolerance for clock differences between IdP and SP, in seconds.
 pub const DEFAULT_CLOCK_SKEW_SECONDS: i64 = 10;
@@ -334,16 +334,27 @@ impl ResponseValidator {
         let decrypted_xml;
         let decrypted_doc;
         let encrypted = assertion.is(SAML_NS, "EncryptedAssertion");
+        // Without a verified Response signature the ciphertext is not
+        // authenticated (CBC has no integrity): then every failure with the
+        // plaintext reads as a plain decryption failure, with no detail that
+        // could serve as a format oracle (Jager and Somorovsky, 2011).
+        let opaque = |e: Error| {
+            if verified_response.is_some() {
+                e
+            } else {
+                decryption_failed()
+            }
+        };
         let assertion = if encrypted {
             decrypted_xml = self.decrypt_in_context(assertion)?;
-            decrypted_doc = Document::parse(&decrypted_xml, &self.limits)?;
+            decrypted_doc = Document::parse(&decrypted_xml, &self.limits).map_err(opaque)?;
             let wrapper = decrypted_doc.root();
             let mut inner = wrapper.child_elements();
             let (Some(a), None) = (inner.next(), inner.next()) else {
-                return Err(err(
+                return Err(opaque(err(
                     ErrorCode::AmbiguousAssertion,
                     "the EncryptedAssertion does not hold exactly one element",
-                ));
+                )));
             };
             if !a.is(SAML_NS, "Assertion")
                 || a.descendants()
@@ -351,20 +362,20 @@ impl ResponseValidator {
                     .count()
                     != 1
             {
-                return Err(err(
+                return Err(opaque(err(
                     ErrorCode::AmbiguousAssertion,
                     "the EncryptedAssertion does not hold exactly one assertion",
-                ));
+                )));
             }
             let misplaced = a
                 .descendants()
                 .filter(|e| e.is(DSIG_NS, "Signature"))
                 .any(|sig| sig.parent().is_none_or(|p| p.id() != a.id()));
             if misplaced {
-                return Err(err(
+                return Err(opaque(err(
                     ErrorCode::SignatureInvalid,
                     "a signature sits where SAML puts none (signature wrapping?)",
-                ));
+                )));
             }
             a
         } else {
@@ -374,7 +385,13 @@ impl ResponseValidator {
         // 4. The assertion signature; then who signed what.
         let assertion_signed = child(assertion, DSIG_NS, "Signature").is_some();
         let assertion = if assertion_signed {
-            verify_enveloped(assertion, &self.idp_keys, &self.verify)?.element()
+            let verified = verify_enveloped(assertion, &self.idp_keys, &self.verify);
+            if encrypted {
+                verified.map_err(opaque)?
+            } else {
+                verified?
+            }
+            .element()
         } else if self.require_signed_assertion {
             return Err(err(
                 ErrorCode::SignatureMissing,

@@ -118,8 +118,10 @@ fn der_length(out: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// The one error every decryption failure turns into.
-fn failed() -> Error {
+/// The one error every decryption failure turns into (also used by the
+/// response validator for anything that goes wrong with unauthenticated
+/// plaintext, so a CBC format oracle cannot tell the cases apart).
+pub(crate) fn failed() -> Error {
     Error::new(
         ErrorCode::DecryptionFailed,
         "the encrypted element could not be decrypted with the configured keys",
@@ -257,45 +259,65 @@ fn cipher_value(el: Element<'_, '_>) -> Result<Vec<u8>> {
     decode_base64(&value.text()).map_err(|_| failed())
 }
 
-/// Finds the EncryptedKey for `data`: inside its KeyInfo, or a sibling named
-/// by a RetrievalMethod, or (the form some IdPs use) the only sibling.
-fn encrypted_key_for<'d, 'a>(
+/// Most EncryptedKeys looked at for one EncryptedData (one per recipient).
+const MAX_ENCRYPTED_KEYS: usize = 8;
+
+/// The EncryptedKeys for `data`, one per recipient: inside its KeyInfo, the
+/// siblings its RetrievalMethods name, or (the form some IdPs use) the
+/// siblings of the EncryptedData.
+fn encrypted_keys_for<'d, 'a>(
     container: Element<'d, 'a>,
     data: Element<'d, 'a>,
-) -> Result<Element<'d, 'a>> {
+) -> Result<Vec<Element<'d, 'a>>> {
     let key_info = child(data, DSIG_NS, "KeyInfo");
-    if let Some(k) = key_info.and_then(|k| child(k, XENC_NS, "EncryptedKey")) {
-        return Ok(k);
-    }
+    let mut keys: Vec<Element<'_, '_>> = key_info
+        .map(|k| {
+            k.child_elements()
+                .filter(|e| e.is(XENC_NS, "EncryptedKey"))
+                .collect()
+        })
+        .unwrap_or_default();
     let siblings: Vec<Element<'_, '_>> = container
         .child_elements()
         .filter(|e| e.is(XENC_NS, "EncryptedKey"))
         .collect();
-    if let Some(uri) = key_info
-        .and_then(|k| child(k, DSIG_NS, "RetrievalMethod"))
-        .and_then(|r| r.attribute("URI"))
-    {
+    let retrievals: Vec<&str> = key_info
+        .map(|k| {
+            k.child_elements()
+                .filter(|e| e.is(DSIG_NS, "RetrievalMethod"))
+                .filter_map(|r| r.attribute("URI"))
+                .collect()
+        })
+        .unwrap_or_default();
+    for uri in &retrievals {
         let id = uri.strip_prefix('#').unwrap_or(uri);
         let mut matching = siblings.iter().filter(|k| k.attribute("Id") == Some(id));
-        return match (matching.next(), matching.next()) {
-            (Some(k), None) => Ok(*k),
-            _ => Err(Error::new(
-                ErrorCode::MalformedXml,
-                "the RetrievalMethod does not name exactly one EncryptedKey",
-            )),
-        };
+        match (matching.next(), matching.next()) {
+            (Some(k), None) => keys.push(*k),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::MalformedXml,
+                    "a RetrievalMethod does not name exactly one EncryptedKey",
+                ));
+            }
+        }
     }
-    match siblings.as_slice() {
-        [k] => Ok(*k),
-        [] => Err(Error::new(
+    if keys.is_empty() && retrievals.is_empty() {
+        keys = siblings;
+    }
+    if keys.is_empty() {
+        return Err(Error::new(
             ErrorCode::MalformedXml,
             "no EncryptedKey found for the EncryptedData",
-        )),
-        _ => Err(Error::new(
-            ErrorCode::MalformedXml,
-            "several EncryptedKeys and no RetrievalMethod to choose one",
-        )),
+        ));
     }
+    if keys.len() > MAX_ENCRYPTED_KEYS {
+        return Err(Error::new(
+            ErrorCode::InputTooLarge,
+            "too many EncryptedKeys",
+        ));
+    }
+    Ok(keys)
 }
 
 fn unwrap_key(
@@ -396,14 +418,18 @@ pub fn decrypt_element(
     let method = child(data, XENC_NS, "EncryptionMethod")
         .ok_or_else(|| forbidden("content encryption", "(none)"))?;
     let content = Content::from_uri(method.attribute("Algorithm").unwrap_or(""))?;
-    let encrypted_key = encrypted_key_for(encrypted, data)?;
-    let transport = transport_of(encrypted_key, options)?;
+    // Every EncryptedKey's algorithms are checked before anything is decrypted.
+    let candidates = encrypted_keys_for(encrypted, data)?
+        .into_iter()
+        .map(|k| Ok((transport_of(k, options)?, cipher_value(k)?)))
+        .collect::<Result<Vec<_>>>()?;
 
     // From here on every failure looks the same, and a failed key transport
     // still decrypts the content with a random key: one path, one answer.
-    let wrapped = cipher_value(encrypted_key)?;
     let cipher = cipher_value(data)?;
-    let unwrapped = unwrap_key(&transport, keys, &wrapped, content.key_len());
+    let unwrapped = candidates
+        .iter()
+        .find_map(|(transport, wrapped)| unwrap_key(transport, keys, wrapped, content.key_len()));
     let key = match &unwrapped {
         Some(k) => k.clone(),
         None => {

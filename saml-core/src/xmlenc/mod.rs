@@ -17,6 +17,7 @@
 mod decrypt;
 mod encrypt;
 
+pub(crate) use decrypt::failed as decryption_failed;
 pub use decrypt::{DecryptOptions, DecryptionKey, decrypt_element};
 pub use encrypt::{ContentAlgorithm, EncryptOptions, KeyTransport, encrypt_element};
 
