@@ -1,5 +1,5 @@
 //! Test support shared across the workspace:
-//! - [`conformance`] (feature `conformance`): the one suite every store
+//! - `conformance` (feature `conformance`): the one suite every store
 //!   implementation runs (expiry, single use under concurrency, not-found,
 //!   delete by subject, bad input), so stores cannot drift apart;
 //! - [`dev_idp`]: a development identity provider that answers real,

@@ -1,0 +1,663 @@
+//! The SAML endpoints under the prefix, and the per-request session lookup.
+
+use aws_lc_rs::constant_time::verify_slices_are_equal;
+use bytes::Bytes;
+use chrono::Duration;
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use saml_core::binding::{decode_post, parse_form};
+use saml_core::metadata::SpMetadata;
+use saml_core::protocol::{
+    AuthnContextComparison, AuthnContextRequirement, AuthnRequest, Expectation, ResponseValidator,
+    SAML_NS, bindings,
+};
+use saml_core::store::{PendingLogin, Provider, SamlUser, SessionRecord, StoreError};
+use saml_core::xml::Document;
+use saml_core::{Error, ErrorCode, Limits};
+
+use crate::BoxError;
+use crate::cookie::{CookieSpec, hash_token, random_token, read};
+use crate::layer::Shared;
+use crate::reject::{Rejection, html_escape};
+
+type Answer = Result<Response<Bytes>, Rejection>;
+
+fn reject(e: &Error) -> Rejection {
+    Rejection::from_error(e)
+}
+
+fn store(e: StoreError) -> Rejection {
+    Rejection::from_error(&Error::from(e))
+}
+
+/// True for paths the layer answers itself.
+pub(crate) fn is_saml_path(shared: &Shared, path: &str) -> bool {
+    path.strip_prefix(shared.prefix.as_str())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// True if the caller prefers JSON (API clients).
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+fn session_cookie(shared: &Shared) -> CookieSpec<'_> {
+    CookieSpec {
+        name: &shared.session_cookie,
+        path: "/",
+        secure: shared.secure_cookies,
+        same_site: "Lax",
+    }
+}
+
+/// The browser-binding cookie travels with the IdP's cross-site POST to the
+/// ACS, so it must be `SameSite=None` (which browsers accept only with `Secure`).
+fn binding_cookie(shared: &Shared) -> CookieSpec<'_> {
+    let same_site = if shared.secure_cookies { "None" } else { "Lax" };
+    CookieSpec {
+        name: &shared.binding_cookie,
+        path: &shared.prefix,
+        secure: shared.secure_cookies,
+        same_site,
+    }
+}
+
+/// The signed-in user for a request, from its session cookie.
+pub(crate) async fn authenticate(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<Option<SamlUser>, Rejection> {
+    let Some(token) = read(headers, &shared.session_cookie) else {
+        return Ok(None);
+    };
+    let hash = hash_token(token);
+    let now = shared.clock.now();
+    let Some(record) = shared.sessions.load(&hash, now).await.map_err(store)? else {
+        return Ok(None);
+    };
+    if record.last_seen + shared.idle_timeout <= now {
+        shared.sessions.delete(&hash).await.map_err(store)?;
+        return Ok(None);
+    }
+    // Writing on every request would cost more than it tells: once a minute is enough.
+    if now - record.last_seen > Duration::seconds(60) {
+        shared.sessions.touch(&hash, now).await.map_err(store)?;
+    }
+    Ok(Some(record.user))
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Bytes> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn redirect(location: &str) -> Result<Response<Bytes>, Rejection> {
+    let mut response = respond(
+        StatusCode::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        Bytes::new(),
+    );
+    let value = HeaderValue::from_str(location).map_err(|_| {
+        Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::BAD_REQUEST,
+            "unusable redirect target",
+        )
+    })?;
+    response.headers_mut().insert(LOCATION, value);
+    Ok(response)
+}
+
+fn add_cookie(response: &mut Response<Bytes>, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        response.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+/// Answers a request under the prefix.
+pub(crate) async fn handle<B>(shared: &Shared, req: Request<B>) -> Response<Bytes>
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    // Take the request apart first: only `Send + Sync` parts are held across awaits.
+    let (parts, body) = req.into_parts();
+    let json = wants_json(&parts.headers);
+    let path = parts.uri.path().to_owned();
+    let rest = path.get(shared.prefix.len()..).unwrap_or("");
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let answer = match (&parts.method, segments.as_slice()) {
+        (&Method::GET, ["metadata"]) => metadata(shared, None).await,
+        (&Method::GET, [provider, "metadata"]) => metadata(shared, Some(provider)).await,
+        (&Method::GET, ["login"]) => login(shared, &parts).await,
+        (&Method::POST, ["acs"]) => acs(shared, &parts.headers, body, None).await,
+        (&Method::POST, [provider, "acs"]) => {
+            acs(shared, &parts.headers, body, Some(provider)).await
+        }
+        (&Method::POST, ["logout"]) => logout(shared, &parts.headers).await,
+        _ => Err(Rejection::new(
+            ErrorCode::UnknownProvider,
+            StatusCode::NOT_FOUND,
+            "no such SAML endpoint",
+        )),
+    };
+    answer.unwrap_or_else(|r| {
+        tracing::warn!(target: "saml::audit", event = "rejected", path = %path, code = r.code().as_str(), detail = r.detail());
+        r.into_response(json)
+    })
+}
+
+async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
+    if let Some(name) = provider {
+        shared
+            .metadata
+            .provider(name)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(name))?;
+    }
+    let mut md = SpMetadata::new(&shared.entity_id)
+        .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
+    if let Some(keys) = &shared.keys {
+        let keys = keys.keys().await.map_err(store)?;
+        if let Some(cert) = keys.signing.as_ref().and_then(|k| k.certificate()) {
+            md = md.signing_certificate(cert.clone());
+            if !keys.decryption.is_empty() {
+                md = md.encryption_certificate(cert.clone());
+            }
+        }
+    }
+    Ok(respond(
+        StatusCode::OK,
+        "application/samlmetadata+xml",
+        md.to_xml(),
+    ))
+}
+
+fn unknown(name: &str) -> Rejection {
+    Rejection::new(
+        ErrorCode::UnknownProvider,
+        StatusCode::NOT_FOUND,
+        format!(
+            "no identity provider is configured as `{}`",
+            html_escape(name)
+        ),
+    )
+}
+
+fn query_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
+    parts.uri.query().and_then(parse_form).unwrap_or_default()
+}
+
+/// A `return_to` or RelayState the user may be sent to: a same-origin path
+/// or a URL on an allow-listed origin; anything else is dropped (open
+/// redirect protection).
+pub(crate) fn safe_return_to(shared: &Shared, target: &str) -> Option<String> {
+    if target.len() > 2048 || target.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    if target.starts_with('/') && !target.starts_with("//") {
+        return Some(target.to_owned());
+    }
+    let same_origin = format!("{}/", shared.base_url);
+    let allowed = std::iter::once(same_origin).chain(
+        shared
+            .allowed_return_origins
+            .iter()
+            .map(|o| format!("{}/", o.trim_end_matches('/'))),
+    );
+    allowed
+        .into_iter()
+        .any(|o| target.starts_with(&o))
+        .then(|| target.to_owned())
+}
+
+async fn login(shared: &Shared, parts: &http::request::Parts) -> Answer {
+    let query = query_pairs(parts);
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let return_to = param("return_to").and_then(|t| safe_return_to(shared, t));
+    let provider = match param("idp") {
+        Some(name) => {
+            let p = shared
+                .metadata
+                .provider(name)
+                .await
+                .map_err(store)?
+                .ok_or_else(|| unknown(name))?;
+            if !p.settings.enabled {
+                return Err(unknown(name));
+            }
+            p
+        }
+        None => {
+            let enabled: Vec<_> = shared
+                .metadata
+                .providers()
+                .await
+                .map_err(store)?
+                .into_iter()
+                .filter(|p| p.settings.enabled)
+                .collect();
+            match enabled.as_slice() {
+                [only] => only.clone(),
+                [] => {
+                    return Err(Rejection::new(
+                        ErrorCode::UnknownProvider,
+                        StatusCode::NOT_FOUND,
+                        "no identity provider is enabled",
+                    ));
+                }
+                several => return Ok(chooser(shared, several, return_to.as_deref())),
+            }
+        }
+    };
+    start_login(shared, &provider, return_to).await
+}
+
+fn chooser(
+    shared: &Shared,
+    providers: &[std::sync::Arc<Provider>],
+    return_to: Option<&str>,
+) -> Response<Bytes> {
+    let rt = return_to
+        .map(|r| format!("&return_to={}", encode(r)))
+        .unwrap_or_default();
+    let buttons: String = providers
+        .iter()
+        .map(|p| {
+            format!(
+                "<li><a class=\"button\" href=\"{}/login?idp={}{}\">Log in using {}</a></li>",
+                shared.prefix,
+                encode(&p.name),
+                html_escape(&rt),
+                html_escape(p.display_name())
+            )
+        })
+        .collect();
+    let page = format!(
+        concat!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title>",
+            "<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}",
+            "ul{{list-style:none;padding:0}}.button{{display:block;padding:.8rem 1rem;margin:.5rem 0;",
+            "border:1px solid #888;border-radius:.4rem;text-decoration:none;color:inherit}}</style>",
+            "</head><body><h1>Sign in</h1><ul>{}</ul></body></html>"
+        ),
+        buttons
+    );
+    respond(StatusCode::OK, "text/html; charset=utf-8", page)
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<String>) -> Answer {
+    let now = shared.clock.now();
+    let settings = &provider.settings;
+    let sso = provider
+        .metadata
+        .sso_endpoint(bindings::HTTP_REDIRECT)
+        .ok_or_else(|| {
+            Rejection::new(
+                ErrorCode::UnknownProvider,
+                StatusCode::BAD_GATEWAY,
+                "the IdP has no HTTP-Redirect SSO endpoint",
+            )
+        })?;
+    let mut builder = AuthnRequest::builder(&shared.entity_id, &sso.location)
+        .assertion_consumer_service_url(shared.acs_url(None))
+        .force_authn(settings.force_authn)
+        .is_passive(settings.is_passive)
+        .name_id_policy(settings.name_id_format.as_deref(), true);
+    if !settings.authn_context_class_refs.is_empty() {
+        builder = builder.requested_authn_context(
+            AuthnContextComparison::Exact,
+            settings.authn_context_class_refs.clone(),
+        );
+    }
+    let request = builder
+        .build(shared.clock.as_ref())
+        .map_err(|e| reject(&e))?;
+    let token = random_token().ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::StoreUnavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no randomness",
+        )
+    })?;
+    shared
+        .replay
+        .save_pending(PendingLogin {
+            request_id: request.id().to_owned(),
+            provider: provider.name.clone(),
+            return_to,
+            browser_binding: hash_token(&token),
+            issued_at: now,
+            force_authn: settings.force_authn,
+            expires_at: now + shared.pending_lifetime,
+        })
+        .await
+        .map_err(store)?;
+    let signing = if settings.sign_request {
+        match &shared.keys {
+            Some(keys) => keys.keys().await.map_err(store)?.signing,
+            None => None,
+        }
+    } else {
+        None
+    };
+    let url = match &signing {
+        Some(key) => request.redirect_url(None, Some((key.as_ref(), key.default_algorithm()))),
+        None => request.redirect_url(None, None),
+    }
+    .map_err(|e| reject(&e))?;
+    let mut response = redirect(&url)?;
+    add_cookie(
+        &mut response,
+        &binding_cookie(shared).set(&token, Some(shared.pending_lifetime.num_seconds())),
+    );
+    tracing::info!(target: "saml::audit", event = "login_started", provider = %provider.name, request_id = request.id());
+    Ok(response)
+}
+
+async fn read_form<B>(shared: &Shared, body: B) -> Result<Vec<(String, String)>, Rejection>
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || {
+        Rejection::new(
+            ErrorCode::InputTooLarge,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the posted form is too large",
+        )
+    };
+    let bytes = Limited::new(body, shared.max_body_bytes)
+        .collect()
+        .await
+        .map_err(|_| too_large())?
+        .to_bytes();
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::BAD_REQUEST,
+            "the posted form is not UTF-8",
+        )
+    })?;
+    let form = parse_form(text).ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::BAD_REQUEST,
+            "the posted form is malformed",
+        )
+    })?;
+    Ok(form)
+}
+
+async fn acs<B>(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: B,
+    path_provider: Option<&str>,
+) -> Answer
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let now = shared.clock.now();
+    let form = read_form(shared, body).await?;
+    let field = |name: &str| {
+        form.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let value = field("SAMLResponse").ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::BAD_REQUEST,
+            "no SAMLResponse in the posted form",
+        )
+    })?;
+    let limits = Limits::default();
+    let xml = decode_post(value, &limits).map_err(|e| reject(&e))?;
+    let doc = Document::parse(&xml, &limits).map_err(|e| reject(&e))?;
+    let root = doc.root();
+
+    // Which IdP: from the path, else by the Issuer.
+    let provider = match path_provider {
+        Some(name) => shared
+            .metadata
+            .provider(name)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(name))?,
+        None => {
+            let issuer = root
+                .child_elements()
+                .find(|e| e.is(SAML_NS, "Issuer"))
+                .map(|e| e.text().trim().to_owned())
+                .ok_or_else(|| {
+                    Rejection::new(
+                        ErrorCode::IssuerMismatch,
+                        StatusCode::BAD_REQUEST,
+                        "the response names no Issuer; use the per-provider ACS URL",
+                    )
+                })?;
+            shared
+                .metadata
+                .provider_by_entity_id(&issuer)
+                .await
+                .map_err(store)?
+                .ok_or_else(|| unknown(&issuer))?
+        }
+    };
+    if !provider.settings.enabled {
+        return Err(unknown(&provider.name));
+    }
+    let settings = &provider.settings;
+
+    // The pending login this answers (single use), bound to this browser.
+    let pending = match root.attribute("InResponseTo") {
+        Some(id) => {
+            let pending = shared
+                .replay
+                .take_pending(id, now)
+                .await
+                .map_err(store)?
+                .ok_or_else(|| {
+                    Rejection::new(
+                        ErrorCode::InResponseToMismatch,
+                        StatusCode::BAD_REQUEST,
+                        "this sign-in is unknown, expired or already used; start again",
+                    )
+                })?;
+            if pending.provider != provider.name {
+                return Err(Rejection::new(
+                    ErrorCode::IssuerMismatch,
+                    StatusCode::BAD_REQUEST,
+                    "the response comes from another IdP than the one asked",
+                ));
+            }
+            let cookie = read(headers, &shared.binding_cookie)
+                .map(hash_token)
+                .unwrap_or_default();
+            if verify_slices_are_equal(cookie.as_bytes(), pending.browser_binding.as_bytes())
+                .is_err()
+            {
+                return Err(Rejection::new(
+                    ErrorCode::InResponseToMismatch,
+                    StatusCode::FORBIDDEN,
+                    "this sign-in was started in another browser (login CSRF protection); start again",
+                ));
+            }
+            Some(pending)
+        }
+        None if settings.allow_idp_initiated => None,
+        None => {
+            return Err(Rejection::new(
+                ErrorCode::UnsolicitedResponse,
+                StatusCode::BAD_REQUEST,
+                "IdP-initiated sign-in is not enabled for this provider; start at the application",
+            ));
+        }
+    };
+
+    let mut validator = ResponseValidator::new(
+        provider.metadata.entity_id(),
+        provider.metadata.signing_keys(),
+        &shared.entity_id,
+        shared.acs_url(path_provider),
+    );
+    validator.clock_skew = Duration::seconds(settings.clock_skew_seconds);
+    validator.require_signed_assertion = settings.want_assertions_signed;
+    validator.allow_idp_initiated = settings.allow_idp_initiated;
+    if settings.allow_sha1 {
+        validator.verify = validator.verify.dangerous_allow_sha1();
+    }
+    if !settings.authn_context_class_refs.is_empty() {
+        validator.authn_context =
+            AuthnContextRequirement::OneOf(settings.authn_context_class_refs.clone());
+    }
+    if let Some(keys) = &shared.keys {
+        validator.decryption_keys = keys.keys().await.map_err(store)?.decryption;
+    }
+    let expect = Expectation {
+        in_response_to: pending.as_ref().map(|p| p.request_id.as_str()),
+        force_authn_since: pending
+            .as_ref()
+            .filter(|p| p.force_authn)
+            .map(|p| p.issued_at),
+    };
+    let assertion = validator
+        .validate(&doc, &expect, shared.clock.as_ref())
+        .map_err(|e| reject(&e))?;
+
+    // Each assertion is accepted once, cluster-wide.
+    let replay_key = format!(
+        "assertion:{}:{}",
+        provider.metadata.entity_id(),
+        assertion.id
+    );
+    if !shared
+        .replay
+        .insert_once(&replay_key, assertion.replay_expiry(now), now)
+        .await
+        .map_err(store)?
+    {
+        tracing::warn!(target: "saml::audit", event = "replay", provider = %provider.name, assertion_id = %assertion.id);
+        return Err(Rejection::new(
+            ErrorCode::Replayed,
+            StatusCode::BAD_REQUEST,
+            "this response was already used",
+        ));
+    }
+    let user = shared
+        .mapper
+        .map(&provider, &assertion)
+        .await
+        .map_err(|e| reject(&e))?;
+
+    // A fresh session id at every login; an older session of this browser ends.
+    if let Some(old) = read(headers, &shared.session_cookie) {
+        shared
+            .sessions
+            .delete(&hash_token(old))
+            .await
+            .map_err(store)?;
+    }
+    let token = random_token().ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::StoreUnavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no randomness",
+        )
+    })?;
+    let mut expires_at = now + shared.session_lifetime;
+    if let Some(end) = assertion.session_not_on_or_after {
+        expires_at = expires_at.min(end);
+    }
+    shared
+        .sessions
+        .create(SessionRecord {
+            id_hash: hash_token(&token),
+            user: user.clone(),
+            created_at: now,
+            last_seen: now,
+            expires_at,
+        })
+        .await
+        .map_err(store)?;
+
+    let target = match &pending {
+        Some(p) => p.return_to.clone(),
+        None => field("RelayState").and_then(|r| safe_return_to(shared, r)),
+    }
+    .unwrap_or_else(|| "/".to_owned());
+    let mut response = redirect(&target)?;
+    add_cookie(
+        &mut response,
+        &session_cookie(shared).set(&token, Some((expires_at - now).num_seconds().max(1))),
+    );
+    add_cookie(&mut response, &binding_cookie(shared).clear());
+    tracing::info!(target: "saml::audit", event = "login", provider = %provider.name, name_id = %user.name_id, idp_initiated = pending.is_none());
+    Ok(response)
+}
+
+async fn logout(shared: &Shared, headers: &HeaderMap) -> Answer {
+    // CSRF: a logout must come from our own pages.
+    let same_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "same-origin");
+    let same_origin = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| o == shared.base_url);
+    if !same_site && !same_origin {
+        return Err(Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::FORBIDDEN,
+            "cross-site logout refused",
+        ));
+    }
+    if let Some(token) = read(headers, &shared.session_cookie) {
+        shared
+            .sessions
+            .delete(&hash_token(token))
+            .await
+            .map_err(store)?;
+        tracing::info!(target: "saml::audit", event = "logout");
+    }
+    let mut response = redirect("/")?;
+    add_cookie(&mut response, &session_cookie(shared).clear());
+    Ok(response)
+}
