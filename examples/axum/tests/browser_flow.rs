@@ -17,11 +17,22 @@ fn full_sign_in_through_the_development_idp() {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first).unwrap();
-    let addr = first.split_whitespace().find(|w| w.starts_with("127.0.0.1:")).unwrap().trim_end_matches(';').to_owned();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap()
+        .trim_end_matches(';')
+        .to_owned();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oracles/browser_flow.py");
     let python = std::env::var_os("SAML_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
-    let out = Command::new(python).arg(&script).arg(format!("http://{addr}")).output().unwrap();
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     assert!(
