@@ -17,7 +17,7 @@ use http_body_util::Full;
 use saml_core::store::{SamlUser, SessionRecord, SessionStore};
 use saml_store_memory::{MemoryStore, StaticMetadataResolver};
 use saml_tower::SamlLayer;
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Layer, ServiceExt, service_fn};
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -59,7 +59,7 @@ fn bench(c: &mut Criterion) {
         .metadata_resolver(StaticMetadataResolver::new(Vec::new()))
         .build()
         .unwrap();
-    let layered = layer.layer(inner.clone());
+    let layered = layer.layer(inner);
     let request = || {
         Request::builder()
             .uri("/dashboard")
@@ -73,10 +73,7 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("authenticated request");
     group.bench_function("inner service alone", |b| {
-        b.iter(|| {
-            rt.block_on(inner.clone().oneshot(black_box(request())))
-                .unwrap()
-        });
+        b.iter(|| rt.block_on(inner.oneshot(black_box(request()))).unwrap());
     });
     group.bench_function("through SamlLayer", |b| {
         b.iter(|| {
