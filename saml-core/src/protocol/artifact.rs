@@ -35,9 +35,11 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 
 use super::logout::{
-    StatusSpec, attr, check_in_response_to, check_issue_instant, check_issuer, check_values,
-    check_version_and_id, child, escape_attr, invalid, is_xml_id, message_id, read_status,
-    text_element,
+    StatusSpec, check_in_response_to, check_issue_instant, check_issuer, check_version_and_id,
+    child, read_status,
+};
+use super::markup::{
+    attr, check_values, escape_attr, invalid, is_xml_id, message_id, text_element,
 };
 use super::{DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_MESSAGE_AGE_SECONDS, SAML_NS, SAMLP_NS};
 use crate::clock::{Clock, format_datetime};

@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::bindings::HTTP_POST;
+use super::markup::{attr, escape_text, invalid, is_xml_id, is_xml_text};
 use super::name_id_format::UNSPECIFIED;
 use super::{SAML_NS, SAMLP_NS};
 use crate::binding::{PostForm, RedirectParameter, post_form, redirect_url};
@@ -297,64 +298,6 @@ impl AuthnRequestBuilder {
             provider_name: self.provider_name,
         })
     }
-}
-
-fn invalid(detail: impl Into<String>) -> Error {
-    Error::new(ErrorCode::MalformedXml, detail)
-}
-
-/// XML 1.0 `Char` (what may appear, escaped or not, in a document).
-const fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-}
-
-fn is_xml_text(s: &str) -> bool {
-    s.chars().all(is_xml_char)
-}
-
-/// An `xs:ID` (NCName), with letters and digits taken broadly.
-fn is_xml_id(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && chars.all(|c| matches!(c, '_' | '-' | '.' | '\u{B7}') || c.is_alphanumeric())
-}
-
-/// Escapes an attribute value (double-quoted); whitespace other than the
-/// space as character references, so attribute normalization keeps it.
-fn escape_attr(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Escapes element text; CR as a reference so end-of-line handling keeps it.
-fn escape_text(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn attr(out: &mut String, name: &str, value: &str) {
-    out.push(' ');
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_attr(value, out);
-    out.push('"');
 }
 
 /// A built `samlp:AuthnRequest`: serialize it with [`to_xml`](Self::to_xml),
@@ -658,6 +601,7 @@ impl PendingAuthnRequest {
 
 #[cfg(test)]
 mod tests {
+    use super::super::markup::escape_attr;
     use super::*;
 
     #[test]

@@ -53,7 +53,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{DEFAULT_CLOCK_SKEW_SECONDS, NameId, SAML_NS, SAMLP_NS, STATUS_SUCCESS, generate_id};
+use super::{DEFAULT_CLOCK_SKEW_SECONDS, NameId, SAML_NS, SAMLP_NS, STATUS_SUCCESS};
 use crate::binding::{
     PostForm, RedirectParameter, decode_redirect, parse_redirect_query, post_form, redirect_url,
 };
@@ -65,6 +65,10 @@ use crate::dsig::{
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
 use crate::xml::{Document, Element, shorten};
+
+use super::markup::{
+    attr, check_values, escape_text, invalid, is_xml_id, message_id, text_element,
+};
 
 /// Status code URIs (SAML Core 2.0, section 3.2.2.2).
 pub mod status {
@@ -98,104 +102,6 @@ pub mod logout_reason {
 /// How long after its `IssueInstant` an incoming logout message is still
 /// accepted, unless configured otherwise (plus the clock skew).
 pub const DEFAULT_MAX_MESSAGE_AGE_SECONDS: i64 = 300;
-
-// ---------------------------------------------------------------------------
-// Shared helpers for building messages (also used by `artifact`).
-// ---------------------------------------------------------------------------
-
-pub(super) fn invalid(detail: impl Into<String>) -> Error {
-    Error::new(ErrorCode::MalformedXml, detail)
-}
-
-/// XML 1.0 `Char` (what may appear, escaped or not, in a document).
-const fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-}
-
-pub(super) fn is_xml_text(s: &str) -> bool {
-    s.chars().all(is_xml_char)
-}
-
-/// An `xs:ID` (NCName), with letters and digits taken broadly.
-pub(super) fn is_xml_id(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
-        && chars.all(|c| matches!(c, '_' | '-' | '.' | '\u{B7}') || c.is_alphanumeric())
-}
-
-/// The given ID (checked) or a fresh one.
-pub(super) fn message_id(id: Option<String>) -> Result<String> {
-    match id {
-        Some(id) if is_xml_id(&id) => Ok(id),
-        Some(id) => Err(invalid(format!("`{}` is not a valid xs:ID", shorten(&id)))),
-        None => generate_id(),
-    }
-}
-
-/// Refuses empty required values and characters XML cannot carry.
-pub(super) fn check_values(required: &[(&str, &str)], optional: &[(&str, &str)]) -> Result<()> {
-    if let Some((what, _)) = required.iter().find(|(_, v)| v.is_empty()) {
-        return Err(invalid(format!("the {what} is empty")));
-    }
-    if let Some((what, _)) = required
-        .iter()
-        .chain(optional)
-        .find(|(_, v)| !is_xml_text(v))
-    {
-        return Err(invalid(format!(
-            "the {what} contains a character that XML cannot carry"
-        )));
-    }
-    Ok(())
-}
-
-/// Escapes an attribute value (double-quoted); whitespace other than the
-/// space as character references, so attribute normalization keeps it.
-pub(super) fn escape_attr(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\t' => out.push_str("&#9;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Escapes element text; CR as a reference so end-of-line handling keeps it.
-pub(super) fn escape_text(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-}
-
-pub(super) fn attr(out: &mut String, name: &str, value: &str) {
-    out.push(' ');
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_attr(value, out);
-    out.push('"');
-}
-
-pub(super) fn text_element(out: &mut String, name: &str, value: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-    escape_text(value, out);
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
-}
 
 /// The `samlp:Status` of a response we build.
 #[derive(Debug, Clone, PartialEq, Eq)]
