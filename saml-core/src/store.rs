@@ -157,6 +157,17 @@ pub trait ReplayCache: Send + Sync + fmt::Debug {
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// The binding AuthnRequests use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestBinding {
+    /// HTTP-Redirect (DEFLATE in the query; signed over the query string).
+    #[default]
+    Redirect,
+    /// HTTP-POST (an auto-submitted form; signed as XML).
+    Post,
+}
+
 /// Per-provider settings (DESIGN.md section 5), with the safe defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -171,6 +182,9 @@ pub struct ProviderSettings {
     pub force_authn: bool,
     /// Ask for passive authentication (no user interaction).
     pub is_passive: bool,
+    /// How AuthnRequests travel to the IdP (default: HTTP-Redirect; the
+    /// POST binding is used when the IdP offers no Redirect endpoint).
+    pub request_binding: RequestBinding,
     /// Sign AuthnRequests.
     pub sign_request: bool,
     /// Require the assertion itself to be signed.
@@ -194,6 +208,7 @@ impl Default for ProviderSettings {
             enabled: true,
             force_authn: true,
             is_passive: false,
+            request_binding: RequestBinding::Redirect,
             sign_request: false,
             want_assertions_signed: false,
             allow_idp_initiated: false,

@@ -12,7 +12,9 @@ use saml_core::protocol::{
     AuthnContextComparison, AuthnContextRequirement, AuthnRequest, Expectation, ResponseValidator,
     SAML_NS, bindings,
 };
-use saml_core::store::{PendingLogin, Provider, SamlUser, SessionRecord, StoreError};
+use saml_core::store::{
+    PendingLogin, Provider, RequestBinding, SamlUser, SessionRecord, StoreError,
+};
 use saml_core::xml::Document;
 use saml_core::{Error, ErrorCode, Limits};
 
@@ -172,8 +174,13 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
             .map_err(store)?
             .ok_or_else(|| unknown(name))?;
     }
+    // Logins ask for the shared ACS; a provider's own metadata also lists
+    // its per-provider ACS (for IdP-initiated sign-in addressed to it).
     let mut md = SpMetadata::new(&shared.entity_id)
-        .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
+        .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(None));
+    if provider.is_some() {
+        md = md.assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
+    }
     if let Some(keys) = &shared.keys {
         let keys = keys.keys().await.map_err(store)?;
         if let Some(cert) = keys.signing.as_ref().and_then(|k| k.certificate()) {
@@ -194,10 +201,7 @@ fn unknown(name: &str) -> Rejection {
     Rejection::new(
         ErrorCode::UnknownProvider,
         StatusCode::NOT_FOUND,
-        format!(
-            "no identity provider is configured as `{}`",
-            html_escape(name)
-        ),
+        format!("no identity provider is configured as `{name}`"),
     )
 }
 
@@ -323,16 +327,20 @@ fn encode(s: &str) -> String {
 async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<String>) -> Answer {
     let now = shared.clock.now();
     let settings = &provider.settings;
-    let sso = provider
-        .metadata
-        .sso_endpoint(bindings::HTTP_REDIRECT)
-        .ok_or_else(|| {
-            Rejection::new(
+    // The configured binding, else whichever the IdP offers.
+    let redirect_endpoint = provider.metadata.sso_endpoint(bindings::HTTP_REDIRECT);
+    let post_endpoint = provider.metadata.sso_endpoint(bindings::HTTP_POST);
+    let (sso, use_post) = match (settings.request_binding, redirect_endpoint, post_endpoint) {
+        (RequestBinding::Post, _, Some(post)) | (_, None, Some(post)) => (post, true),
+        (_, Some(redirect), _) => (redirect, false),
+        _ => {
+            return Err(Rejection::new(
                 ErrorCode::UnknownProvider,
                 StatusCode::BAD_GATEWAY,
-                "the IdP has no HTTP-Redirect SSO endpoint",
-            )
-        })?;
+                "the IdP's metadata has no HTTP-Redirect or HTTP-POST SSO endpoint",
+            ));
+        }
+    };
     let mut builder = AuthnRequest::builder(&shared.entity_id, &sso.location)
         .assertion_consumer_service_url(shared.acs_url(None))
         .force_authn(settings.force_authn)
@@ -375,17 +383,49 @@ async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<Str
     } else {
         None
     };
-    let url = match &signing {
-        Some(key) => request.redirect_url(None, Some((key.as_ref(), key.default_algorithm()))),
-        None => request.redirect_url(None, None),
-    }
-    .map_err(|e| reject(&e))?;
-    let mut response = redirect(&url)?;
+    let mut response = if use_post {
+        let form = request
+            .post_form(None, signing.as_deref())
+            .map_err(|e| reject(&e))?;
+        post_page(&form)?
+    } else {
+        let url = match &signing {
+            Some(key) => request.redirect_url(None, Some((key.as_ref(), key.default_algorithm()))),
+            None => request.redirect_url(None, None),
+        }
+        .map_err(|e| reject(&e))?;
+        redirect(&url)?
+    };
     add_cookie(
         &mut response,
         &binding_cookie(shared).set(&token, Some(shared.pending_lifetime.num_seconds())),
     );
     tracing::info!(target: "saml::audit", event = "login_started", provider = %provider.name, request_id = request.id());
+    Ok(response)
+}
+
+/// An auto-submitting POST form, allowed by a nonce in its Content-Security-Policy.
+fn post_page(form: &saml_core::binding::PostForm) -> Answer {
+    let nonce = random_token().ok_or_else(|| {
+        Rejection::new(
+            ErrorCode::StoreUnavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no randomness",
+        )
+    })?;
+    let mut response = respond(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        form.html_with_nonce(&nonce),
+    );
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; form-action *"
+    );
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_SECURITY_POLICY, value);
+    }
     Ok(response)
 }
 
