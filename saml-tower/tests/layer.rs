@@ -1675,3 +1675,44 @@ mod axum_extractor {
         assert_eq!(response.headers()["grpc-status"], "16");
     }
 }
+
+#[tokio::test]
+async fn the_post_binding_sends_the_authn_request_as_an_auto_submitted_form() {
+    let (sp, idp) = Sp::dev_with(
+        |s| s.request_binding = saml_core::store::RequestBinding::Post,
+        |b| b,
+    );
+    let mut browser = Browser::default();
+    let reply = browser.get(&sp, "/saml/login?return_to=/after").await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(reply.set_cookie("saml_binding").is_some(), "{reply:?}");
+    let csp = reply
+        .header("content-security-policy")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csp.contains("script-src 'nonce-"), "{csp}");
+    assert!(
+        reply
+            .body
+            .contains("action=\"https://dev.idp.example/sso\""),
+        "{}",
+        reply.body
+    );
+    // The IdP reads the posted request and answers; the login completes.
+    let value = reply
+        .body
+        .split("name=\"SAMLRequest\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let prompt = idp
+        .begin_post(&form_body(&[("SAMLRequest", value.as_str())]), &sp.clock)
+        .unwrap();
+    let form = idp.respond(&prompt.form_body(ALICE), &sp.clock).unwrap();
+    let done = post_response(&sp, &mut browser, &form).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");
+    assert_eq!(done.location(), "/after");
+}
