@@ -1,0 +1,253 @@
+"""A small third-party IdP for end-to-end tests: pysaml2 (Debian python3-pysaml2)
+behind the standard library's http.server, listening on 127.0.0.1.
+
+Used by examples/axum/tests/pysaml2_idp.rs (driven by pysaml2_idp_flow.py). It
+signs in one fixed test user without a form: every valid AuthnRequest is answered
+at once with a signed Response (RSA-SHA256 / SHA-256; pysaml2 defaults to SHA-1)
+in an HTTP-POST binding form to the ACS the request names (checked by pysaml2
+against the SP metadata).
+
+Routes:
+  GET  /metadata         this IdP's metadata (pysaml2's create_metadata_string)
+  POST /sp-metadata      body: an SP EntityDescriptor; the IdP trusts that SP from
+                         now on (the SP's metadata exists only once the SP runs,
+                         and the SP needs this IdP's metadata to start)
+  GET  /sso/redirect     SAMLRequest (HTTP-Redirect binding), RelayState: sign in
+                         the test user, answer with the POST form
+  GET  /idp-initiated    ?sp=ENTITY_ID[&RelayState=...]: an unsolicited Response
+                         (no InResponseTo) for that SP, as a POST form
+
+Usage:
+  pysaml2_idp_server.py [--port 0] [--metadata-out FILE] [--sp-metadata FILE]
+                        [--fixtures DIR] [--sign-response yes|no]
+
+Prints "pysaml2 IdP listening on 127.0.0.1:PORT" as its first stdout line, after
+the metadata file (if asked for) is written. Logs go to stderr. Only the standard
+library and pysaml2.
+"""
+
+import argparse
+import datetime
+import os
+import sys
+import tempfile
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.authn_context import PASSWORD
+from saml2.config import IdPConfig
+from saml2.metadata import create_metadata_string
+from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.server import Server
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+# The fixed test user.
+NAME_ID_VALUE = "pysaml2-user-7f3a9c"
+NAME_ID_FORMAT = NAMEID_FORMAT_PERSISTENT
+IDENTITY = {
+    "uid": ["pat.pysaml2"],
+    "mail": ["pat@pysaml2.example.test"],
+    "givenName": ["Pät"],
+    "sn": ["Pÿsaml"],
+    "eduPersonAffiliation": ["member", "staff"],
+}
+
+
+def build_config(base, fixtures, tmp, sp_metadata):
+    config = {
+        "entityid": base + "/metadata",
+        "key_file": os.path.join(fixtures, "idp-key.pem"),
+        "cert_file": os.path.join(fixtures, "idp-cert.pem"),
+        "xmlsec_binary": "/usr/bin/xmlsec1",
+        "crypto_backend": "xmlsec1",
+        "metadata": {"inline": sp_metadata},
+        "service": {
+            "idp": {
+                "name": "pysaml2 test IdP",
+                "endpoints": {
+                    "single_sign_on_service": [(base + "/sso/redirect", BINDING_HTTP_REDIRECT)],
+                },
+                "want_authn_requests_signed": False,
+                "policy": {
+                    "default": {
+                        "lifetime": {"minutes": 15},
+                        "attribute_restrictions": None,
+                        "name_form": NAME_FORMAT_URI,
+                    },
+                },
+                "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_EMAILADDRESS],
+                "subject_data": os.path.join(tmp, "subject_data.db"),
+            },
+        },
+    }
+    conf = IdPConfig()
+    conf.load(config)
+    return conf
+
+
+class Idp:
+    """The pysaml2 Server, rebuilt whenever an SP's metadata arrives."""
+
+    def __init__(self, base, fixtures, tmp, sign_response):
+        self.base = base
+        self.fixtures = fixtures
+        self.tmp = tmp
+        self.sign_response = sign_response
+        self.sp_metadata = []
+        self.lock = threading.Lock()
+        self.rebuild()
+
+    def rebuild(self):
+        self.conf = build_config(self.base, self.fixtures, self.tmp, self.sp_metadata)
+        self.server = Server(config=self.conf)
+
+    def metadata(self):
+        xml = create_metadata_string(None, config=self.conf)
+        return xml.decode("utf-8") if isinstance(xml, bytes) else xml
+
+    def add_sp(self, xml):
+        with self.lock:
+            self.sp_metadata.append(xml)
+            self.rebuild()
+
+    def response_form(self, in_response_to, destination, sp_entity_id, relay_state):
+        name_id = NameID(format=NAME_ID_FORMAT, text=NAME_ID_VALUE)
+        now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
+        response = self.server.create_authn_response(
+            identity=IDENTITY,
+            in_response_to=in_response_to,
+            destination=destination,
+            sp_entity_id=sp_entity_id,
+            name_id=name_id,
+            authn={"class_ref": PASSWORD, "authn_instant": now},
+            sign_assertion=True,
+            sign_response=self.sign_response,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+            encrypt_assertion=False,
+        )
+        if isinstance(response, list):
+            # pysaml2 turned an IOError into an error Response: say so.
+            raise ValueError("pysaml2 built an error response: " + "\n".join(response))
+        http_args = self.server.apply_binding(
+            BINDING_HTTP_POST,
+            str(response),
+            destination,
+            relay_state,
+            response=True,
+            sign=False,
+            sigalg=SIG_RSA_SHA256,
+        )
+        return http_args["data"]
+
+    def sso_redirect(self, query):
+        saml_request = query.get("SAMLRequest")
+        if not saml_request:
+            raise ValueError("no SAMLRequest")
+        with self.lock:
+            req = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
+            if req is None:
+                raise ValueError("pysaml2 could not parse the AuthnRequest")
+            args = self.server.response_args(req.message, [BINDING_HTTP_POST])
+            return self.response_form(
+                args["in_response_to"],
+                args["destination"],
+                args["sp_entity_id"],
+                query.get("RelayState", ""),
+            )
+
+    def idp_initiated(self, query):
+        sp = query.get("sp")
+        if not sp:
+            raise ValueError("no sp")
+        with self.lock:
+            acs = self.server.metadata.assertion_consumer_service(sp, BINDING_HTTP_POST)
+            if not acs:
+                raise ValueError("no POST ACS for " + sp)
+            return self.response_form(None, acs[0]["location"], sp, query.get("RelayState", ""))
+
+
+def make_handler(idp):
+    class Handler(BaseHTTPRequestHandler):
+        def answer(self, status, content_type, body):
+            data = body.encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def fail(self, exc):
+            self.log_message("refused: %r", exc)
+            self.answer(400, "text/plain; charset=utf-8", "pysaml2 IdP: %s: %s\n" % (type(exc).__name__, exc))
+
+        def do_GET(self):
+            url = urllib.parse.urlsplit(self.path)
+            query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
+            try:
+                if url.path == "/metadata":
+                    self.answer(200, "application/samlmetadata+xml", idp.metadata())
+                elif url.path == "/sso/redirect":
+                    self.answer(200, "text/html; charset=utf-8", idp.sso_redirect(query))
+                elif url.path == "/idp-initiated":
+                    self.answer(200, "text/html; charset=utf-8", idp.idp_initiated(query))
+                else:
+                    self.answer(404, "text/plain; charset=utf-8", "not found\n")
+            except Exception as exc:  # noqa: BLE001 - every failure is a 400 with the reason
+                self.fail(exc)
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8")
+            try:
+                if self.path == "/sp-metadata":
+                    idp.add_sp(body)
+                    self.answer(200, "text/plain; charset=utf-8", "ok\n")
+                else:
+                    self.answer(404, "text/plain; charset=utf-8", "not found\n")
+            except Exception as exc:  # noqa: BLE001
+                self.fail(exc)
+
+        def log_message(self, fmt, *args):
+            sys.stderr.write("pysaml2 IdP: %s\n" % (fmt % args))
+
+    return Handler
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--metadata-out", help="write this IdP's metadata here before listening")
+    parser.add_argument("--sp-metadata", action="append", default=[], help="trust this SP metadata file")
+    parser.add_argument("--fixtures", default="/work/shared/bench-fixtures")
+    parser.add_argument("--sign-response", choices=["yes", "no"], default="yes",
+                        help="sign the Response as well as the Assertion")
+    args = parser.parse_args()
+
+    httpd = HTTPServer(("127.0.0.1", args.port), None)
+    port = httpd.server_address[1]
+    base = "http://127.0.0.1:%d" % port
+    with tempfile.TemporaryDirectory() as tmp:
+        idp = Idp(base, args.fixtures, tmp, args.sign_response == "yes")
+        for path in args.sp_metadata:
+            with open(path, encoding="utf-8") as f:
+                idp.add_sp(f.read())
+        if args.metadata_out:
+            with open(args.metadata_out + ".tmp", "w", encoding="utf-8") as f:
+                f.write(idp.metadata())
+            os.replace(args.metadata_out + ".tmp", args.metadata_out)
+        httpd.RequestHandlerClass = make_handler(idp)
+        print("pysaml2 IdP listening on 127.0.0.1:%d; metadata at %s/metadata" % (port, base), flush=True)
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            httpd.server_close()
+
+
+if __name__ == "__main__":
+    main()
