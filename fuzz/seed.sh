@@ -3,7 +3,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 shared="${SAML_SHARED_DIR:-$here/../../shared}"
-for target in xml_reader c14n; do
+for target in xml_reader c14n response redirect metadata; do
     mkdir -p "$here/corpus/$target"
     find "$shared" -name '*.xml' -size -256k | while read -r f; do
         cp "$f" "$here/corpus/$target/$(echo "$f" | md5sum | cut -c1-16).xml"

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use saml_core::internal::{fuzz_c14n, fuzz_xml};
+use saml_core::internal::{fuzz_c14n, fuzz_metadata, fuzz_redirect, fuzz_response, fuzz_xml};
 
 #[test]
 fn regression_corpus_does_not_panic() {
@@ -14,6 +14,9 @@ fn regression_corpus_does_not_panic() {
         let data = std::fs::read(entry.path()).unwrap();
         fuzz_xml(&data);
         fuzz_c14n(&data);
+        fuzz_response(&data);
+        fuzz_redirect(&data);
+        fuzz_metadata(&data);
         replayed += 1;
     }
     for data in [
@@ -28,6 +31,9 @@ fn regression_corpus_does_not_panic() {
     ] {
         fuzz_xml(data);
         fuzz_c14n(data);
+        fuzz_response(data);
+        fuzz_redirect(data);
+        fuzz_metadata(data);
         replayed += 1;
     }
     assert!(replayed >= 8);

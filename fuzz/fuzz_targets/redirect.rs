@@ -1,0 +1,3 @@
+//! Fuzzes `saml_core::internal::fuzz_redirect`.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| saml_core::internal::fuzz_redirect(data));
