@@ -376,10 +376,18 @@ async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<Str
         .await
         .map_err(store)?;
     let signing = if settings.sign_request {
-        match &shared.keys {
+        let key = match &shared.keys {
             Some(keys) => keys.keys().await.map_err(store)?.signing,
             None => None,
-        }
+        };
+        // Never fall back to an unsigned request the IdP would refuse anyway.
+        Some(key.ok_or_else(|| {
+            Rejection::new(
+                ErrorCode::UntrustedKey,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this provider signs requests, but no SP signing key is configured (key_store)",
+            )
+        })?)
     } else {
         None
     };

@@ -51,3 +51,13 @@ pub use crate::axum::{NotSignedIn, SignedIn};
 
 /// The boxed error type of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+// The user guide in `docs/` is plain Markdown; its Rust code blocks are
+// compiled (and, unless marked `no_run`, run) as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/quickstart.md")]
+struct QuickstartGuide;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/configuration.md")]
+struct ConfigurationGuide;

@@ -1716,3 +1716,16 @@ async fn the_post_binding_sends_the_authn_request_as_an_auto_submitted_form() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{done:?}");
     assert_eq!(done.location(), "/after");
 }
+
+#[tokio::test]
+async fn signing_requests_without_a_signing_key_fails_closed() {
+    let (sp, _idp) = Sp::dev_with(|s| s.sign_request = true, |b| b);
+    let mut browser = Browser::default();
+    let reply = browser.get(&sp, "/saml/login").await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{reply:?}");
+    assert_eq!(
+        reply.rejection.as_ref().map(|r| r.code().as_str()),
+        Some("untrusted_key")
+    );
+    assert!(reply.set_cookie("saml_binding").is_none() || reply.status != StatusCode::OK);
+}
