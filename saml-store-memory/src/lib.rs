@@ -56,7 +56,7 @@ use saml_core::store::{
     KeyStore, MetadataResolver, PendingLogin, Provider, ReplayCache, SessionRecord, SessionStore,
     SpKeys, StoreError,
 };
-use tokio::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// Default cap on pending logins ([`MemoryStore::with_max_pending`]).
 pub const DEFAULT_MAX_PENDING: usize = 10_000;
@@ -208,7 +208,7 @@ impl MemoryStore {
 
     /// How many entries the store holds.
     pub async fn stats(&self) -> MemoryStats {
-        let state = self.state.lock().await;
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         MemoryStats {
             sessions: state.sessions.len(),
             replay_entries: state.replay.len(),
@@ -232,7 +232,7 @@ impl fmt::Debug for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         state.note_write(self.limits, None);
         if state.sessions.contains_key(&record.id_hash) {
             return Err(StoreError::Conflict(
@@ -254,7 +254,7 @@ impl SessionStore for MemoryStore {
         id_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let state = self.state.lock().await;
+        let state = self.state.lock().map_err(|_| poisoned())?;
         Ok(state
             .sessions
             .get(id_hash)
@@ -263,7 +263,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn touch(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         state.note_write(self.limits, Some(now));
         if let Some(record) = state.sessions.get_mut(id_hash)
             && record.expires_at > now
@@ -275,7 +275,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id_hash: &str) -> Result<(), StoreError> {
-        self.state.lock().await.sessions.remove(id_hash);
+        self.state
+            .lock()
+            .map_err(|_| poisoned())?
+            .sessions
+            .remove(id_hash);
         Ok(())
     }
 
@@ -285,7 +289,7 @@ impl SessionStore for MemoryStore {
         name_id: &str,
         session_index: Option<&str>,
     ) -> Result<u64, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         let before = state.sessions.len();
         state.sessions.retain(|_, r| {
             let matches = r.user.provider == provider
@@ -297,7 +301,11 @@ impl SessionStore for MemoryStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        Ok(self.state.lock().await.purge_sessions(now))
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .purge_sessions(now))
     }
 }
 
@@ -309,7 +317,7 @@ impl ReplayCache for MemoryStore {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         state.note_write(self.limits, Some(now));
         if let Some(remembered_until) = state.replay.get_mut(key) {
             if *remembered_until > now {
@@ -332,7 +340,7 @@ impl ReplayCache for MemoryStore {
     }
 
     async fn save_pending(&self, pending: PendingLogin) -> Result<(), StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         state.note_write(self.limits, None);
         if state.pending.contains_key(&pending.request_id) {
             return Err(StoreError::Conflict(
@@ -356,7 +364,7 @@ impl ReplayCache for MemoryStore {
         request_id: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingLogin>, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         state.note_write(self.limits, Some(now));
         Ok(state
             .pending
@@ -365,7 +373,7 @@ impl ReplayCache for MemoryStore {
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
         let replay = state.purge_replay(now);
         let pending = state.purge_pending(now);
         Ok(replay.saturating_add(pending))
@@ -546,4 +554,9 @@ impl KeyStore for StaticKeyStore {
     async fn keys(&self) -> Result<SpKeys, StoreError> {
         Ok(self.keys.clone())
     }
+}
+
+/// A panic elsewhere left the store's lock poisoned: refuse (fail closed).
+fn poisoned() -> StoreError {
+    StoreError::Unavailable("the in-memory store's lock is poisoned".into())
 }
