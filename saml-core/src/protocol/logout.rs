@@ -398,7 +398,7 @@ impl LogoutRequestBuilder {
     ///
     /// Errors: `malformed_xml` when the issuer, destination, NameID or a
     /// session index is empty, the ID is not an `xs:ID`, or a value contains
-    /// a character XML cannot carry; and those of [`generate_id`].
+    /// a character XML cannot carry; and those of [`generate_id`](crate::protocol::authn_request::generate_id).
     pub fn build(self, clock: &dyn Clock) -> Result<LogoutRequest> {
         let mut required = vec![
             ("issuer", self.issuer.as_str()),
@@ -694,7 +694,7 @@ impl LogoutResponseBuilder {
     ///
     /// Errors: `malformed_xml` when the issuer, destination, InResponseTo or
     /// status code is empty, an ID is not an `xs:ID`, or a value contains a
-    /// character XML cannot carry; and those of [`generate_id`].
+    /// character XML cannot carry; and those of [`generate_id`](crate::protocol::authn_request::generate_id).
     pub fn build(self, clock: &dyn Clock) -> Result<LogoutResponse> {
         let mut required = vec![
             ("issuer", self.issuer.as_str()),
