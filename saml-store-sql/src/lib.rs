@@ -1,4 +1,384 @@
-//! sea-orm implementations of the saml-tower component traits for SQLite,
-//! PostgreSQL and MySQL/MariaDB, with migrations.
+//! sea-orm implementations of the saml-tower [`SessionStore`] and
+//! [`ReplayCache`] for SQLite, PostgreSQL and MySQL/MariaDB: the state that
+//! must be shared when the service runs on several nodes.
 //!
-//! **Status: not implemented yet.** See the README's status table.
+//! [`SqlStore`] is one handle that is both traits, like `MemoryStore`.
+//! [`SqlStore::connect`] opens a pool and creates the tables if they are
+//! missing (three tables, `saml_session`, `saml_replay` and `saml_pending`,
+//! see [`SqlStore::migrate`]).
+//!
+//! - Single use holds across nodes: check-and-insert relies on the primary
+//!   key (an `INSERT` that loses the race gets a unique violation), expired
+//!   entries are revived by a conditional `UPDATE`, and a pending login is
+//!   handed to whichever node's `DELETE` removed the row.
+//! - Keys are stored as their SHA-256, so lookups compare bytes exactly on
+//!   every database whatever its collation, and the session table never
+//!   holds a usable session id (the layer passes only the id's hash; the
+//!   store hashes that once more).
+//! - Nothing reads the system clock: every method takes `now`. A row is
+//!   expired at `now` when `expires_at <= now`. Expired rows are ignored on
+//!   read and removed by `purge_expired` (call it from a periodic task).
+//! - Every database error is a [`StoreError`]: `Conflict` for a duplicate
+//!   key, `Unavailable` otherwise, so the layer fails closed (HTTP 503).
+//!
+//! ```
+//! use chrono::{TimeDelta, Utc};
+//! use saml_core::store::ReplayCache;
+//! use saml_store_sql::SqlStore;
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! runtime.block_on(async {
+//!     // SQLite in memory; PostgreSQL or MySQL URLs work the same way.
+//!     let store = SqlStore::connect("sqlite::memory:").await?;
+//!     let now = Utc::now();
+//!     let until = now + TimeDelta::minutes(5);
+//!     assert!(store.insert_once("assertion-id", until, now).await?);
+//!     // The same assertion ID again: a replay.
+//!     assert!(!store.insert_once("assertion-id", until, now).await?);
+//!     Ok::<(), saml_core::store::StoreError>(())
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! This crate passes the shared conformance suite in `saml-testkit` on all
+//! three databases.
+
+mod entity;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lc_rs::digest::{SHA256, digest};
+use chrono::{DateTime, Utc};
+use saml_core::store::{PendingLogin, ReplayCache, SessionRecord, SessionStore, StoreError};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, DbErr, EntityTrait, QueryFilter, Schema, SqlErr,
+};
+
+use entity::{pending, replay, session};
+
+/// Sessions, replay keys and pending logins in a SQL database.
+///
+/// Cloning is cheap: clones share the connection pool.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.db.get_database_backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
+    /// `postgres://...`, `mysql://...`) and creates the tables if missing.
+    ///
+    /// The pool keeps sea-orm's defaults, without SQL statement logging;
+    /// SQLite gets a single connection, so writers in one process never meet
+    /// `SQLITE_BUSY` and an in-memory database lives as long as the store.
+    ///
+    /// # Errors
+    /// `StoreError::Unavailable` when the database cannot be reached or the
+    /// tables cannot be created.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.sqlx_logging(false);
+        Self::connect_with(options).await
+    }
+
+    /// Like [`connect`](Self::connect), with the pool configured by the
+    /// caller (sizes, timeouts, logging). For SQLite the pool is still
+    /// limited to one connection that is never recycled.
+    ///
+    /// # Errors
+    /// `StoreError::Unavailable` when the database cannot be reached or the
+    /// tables cannot be created.
+    pub async fn connect_with(mut options: ConnectOptions) -> Result<Self, StoreError> {
+        if options.get_url().starts_with("sqlite:") {
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(Duration::MAX)
+                .max_lifetime(Duration::MAX);
+        }
+        let db = Database::connect(options).await.map_err(unavailable)?;
+        let store = Self::from_connection(db);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Wraps an open connection; call [`migrate`](Self::migrate) unless the
+    /// tables are managed elsewhere.
+    #[must_use]
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// The underlying connection (to share the pool with the application).
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Creates the three tables if they do not exist. Safe to run on every
+    /// start and from several nodes at once.
+    ///
+    /// # Errors
+    /// `StoreError::Unavailable` when a `CREATE TABLE` fails.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let schema = Schema::new(self.db.get_database_backend());
+        let tables = [
+            schema
+                .create_table_from_entity(session::Entity)
+                .if_not_exists()
+                .to_owned(),
+            schema
+                .create_table_from_entity(replay::Entity)
+                .if_not_exists()
+                .to_owned(),
+            schema
+                .create_table_from_entity(pending::Entity)
+                .if_not_exists()
+                .to_owned(),
+        ];
+        for table in &tables {
+            self.db.execute(table).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// The database behind this store.
+    #[must_use]
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+}
+
+/// SHA-256 of `parts` joined by NUL, as lowercase hex.
+fn key_hash(parts: &[&str]) -> String {
+    let joined = parts.join("\0");
+    let hash = digest(&SHA256, joined.as_bytes());
+    hash.as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut out, b| {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            out
+        })
+}
+
+/// The stored form of an instant.
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us} out of range")))
+}
+
+fn unavailable(e: DbErr) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// A unique violation is a `Conflict`; anything else fails closed.
+fn insert_error(e: DbErr) -> StoreError {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(detail)) => StoreError::Conflict(detail),
+        _ => unavailable(e),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create(&self, record: SessionRecord) -> Result<(), StoreError> {
+        let row = session::ActiveModel {
+            key_hash: Set(key_hash(&[&record.id_hash])),
+            subject_hash: Set(key_hash(&[&record.user.provider, &record.user.name_id])),
+            session_index_hash: Set(record.user.session_index.as_deref().map(|s| key_hash(&[s]))),
+            record: Set(to_json(&record)?),
+            last_seen: Set(micros(record.last_seen)),
+            expires_at: Set(micros(record.expires_at)),
+        };
+        session::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn load(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = session::Entity::find_by_id(key_hash(&[id_hash]))
+            .filter(session::Column::ExpiresAt.gt(micros(now)))
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        let mut record: SessionRecord = from_json(&row.record)?;
+        if record.id_hash != id_hash {
+            return Err(StoreError::Corrupt(
+                "session row under the wrong key".to_owned(),
+            ));
+        }
+        record.last_seen = from_micros(row.last_seen)?;
+        Ok(Some(record))
+    }
+
+    async fn touch(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeen, Expr::value(micros(now)))
+            .filter(session::Column::KeyHash.eq(key_hash(&[id_hash])))
+            .filter(session::Column::ExpiresAt.gt(micros(now)))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete(&self, id_hash: &str) -> Result<(), StoreError> {
+        session::Entity::delete_many()
+            .filter(session::Column::KeyHash.eq(key_hash(&[id_hash])))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn delete_by_subject(
+        &self,
+        provider: &str,
+        name_id: &str,
+        session_index: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        let mut query = session::Entity::delete_many()
+            .filter(session::Column::SubjectHash.eq(key_hash(&[provider, name_id])));
+        if let Some(index) = session_index {
+            query = query.filter(session::Column::SessionIndexHash.eq(key_hash(&[index])));
+        }
+        let done = query.exec(&self.db).await.map_err(unavailable)?;
+        Ok(done.rows_affected)
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = session::Entity::delete_many()
+            .filter(session::Column::ExpiresAt.lte(micros(now)))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(done.rows_affected)
+    }
+}
+
+#[async_trait]
+impl ReplayCache for SqlStore {
+    async fn insert_once(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let hash = key_hash(&[key]);
+        let row = replay::ActiveModel {
+            key_hash: Set(hash.clone()),
+            expires_at: Set(micros(expires_at)),
+        };
+        match replay::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(insert_error)
+        {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => {
+                // Seen before: only an expired entry may be taken over, and
+                // the conditional UPDATE lets exactly one node do it.
+                let done = replay::Entity::update_many()
+                    .col_expr(replay::Column::ExpiresAt, Expr::value(micros(expires_at)))
+                    .filter(replay::Column::KeyHash.eq(hash))
+                    .filter(replay::Column::ExpiresAt.lte(micros(now)))
+                    .exec(&self.db)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(done.rows_affected == 1)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_pending(&self, pending: PendingLogin) -> Result<(), StoreError> {
+        let row = pending::ActiveModel {
+            key_hash: Set(key_hash(&[&pending.request_id])),
+            record: Set(to_json(&pending)?),
+            expires_at: Set(micros(pending.expires_at)),
+        };
+        pending::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(insert_error)?;
+        Ok(())
+    }
+
+    async fn take_pending(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingLogin>, StoreError> {
+        let hash = key_hash(&[request_id]);
+        let Some(row) = pending::Entity::find_by_id(hash.clone())
+            .one(&self.db)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(None);
+        };
+        // Whoever deletes the row owns it: one winner however many nodes race.
+        let done = pending::Entity::delete_many()
+            .filter(pending::Column::KeyHash.eq(hash))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        if done.rows_affected != 1 || row.expires_at <= micros(now) {
+            return Ok(None);
+        }
+        let pending: PendingLogin = from_json(&row.record)?;
+        if pending.request_id != request_id {
+            return Err(StoreError::Corrupt(
+                "pending row under the wrong key".to_owned(),
+            ));
+        }
+        Ok(Some(pending))
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let replay = replay::Entity::delete_many()
+            .filter(replay::Column::ExpiresAt.lte(micros(now)))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        let pending = pending::Entity::delete_many()
+            .filter(pending::Column::ExpiresAt.lte(micros(now)))
+            .exec(&self.db)
+            .await
+            .map_err(unavailable)?;
+        Ok(replay.rows_affected.saturating_add(pending.rows_affected))
+    }
+}
