@@ -74,7 +74,10 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let mut stores: Vec<(&str, Arc<dyn Both>)> = vec![("memory", Arc::new(MemoryStore::new()))];
+    let memory = MemoryStore::new()
+        .with_max_sessions(usize::MAX)
+        .with_max_replay_entries(usize::MAX);
+    let mut stores: Vec<(&str, Arc<dyn Both>)> = vec![("memory", Arc::new(memory))];
     for kind in ["sqlite", "postgres", "mysql"] {
         let store = rt.block_on(async { SqlStore::connect(&fresh(kind).await).await.unwrap() });
         stores.push((kind, Arc::new(store)));

@@ -102,11 +102,14 @@ impl SqlStore {
     /// tables cannot be created.
     pub async fn connect_with(mut options: ConnectOptions) -> Result<Self, StoreError> {
         if options.get_url().starts_with("sqlite:") {
+            // Ten years stands for "never": the pool adds these to an
+            // `Instant`, where `Duration::MAX` would overflow.
+            let never = Duration::from_secs(10 * 365 * 24 * 3600);
             options
                 .max_connections(1)
                 .min_connections(1)
-                .idle_timeout(Duration::MAX)
-                .max_lifetime(Duration::MAX);
+                .idle_timeout(never)
+                .max_lifetime(never);
         }
         let db = Database::connect(options).await.map_err(unavailable)?;
         let store = Self::from_connection(db);

@@ -9,7 +9,9 @@
 //!
 //! Flags (and environment variables): `--listen` (`SAML_LISTEN`, default
 //! `127.0.0.1:3000`), `--base-url` (`SAML_BASE_URL`, default
-//! `http://<listen>`), `--database-url` (`SAML_DATABASE_URL`), repeatable
+//! `http://<listen>`), `--database-url` (`SAML_DATABASE_URL`, default
+//! `sqlite://saml-example.sqlite?mode=rwc`, a file in the working directory;
+//! also `postgres://...`, `mysql://...` or `memory`), repeatable
 //! `--idp NAME=METADATA_FILE` (`SAML_IDP`, comma-separated), and
 //! `--allow-idp-initiated`. Routes: `/` (signed-in users only), `/me` (the
 //! signed-in user as JSON, or 401), the SAML endpoints under `/saml`, and
@@ -26,8 +28,9 @@ use axum::routing::{get, post};
 use clap::Parser;
 use saml_core::clock::SystemClock;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
-use saml_core::store::{Provider, ProviderSettings};
+use saml_core::store::{Provider, ProviderSettings, ReplayCache, SessionStore};
 use saml_store_memory::{MemoryStore, StaticMetadataResolver};
+use saml_store_sql::SqlStore;
 use saml_testkit::dev_idp::{DevIdp, DevIdpConfig};
 use saml_tower::{RequireLoginLayer, SamlLayer, SignedIn};
 
@@ -44,9 +47,13 @@ struct Args {
     /// Public base URL (scheme, host, port); default `http://<listen>`.
     #[arg(long, env = "SAML_BASE_URL")]
     base_url: Option<String>,
-    /// Store for sessions and replay state. Only the in-memory store exists
-    /// yet (`memory`); SQL URLs arrive with `saml-store-sql`.
-    #[arg(long, env = "SAML_DATABASE_URL", default_value = "memory")]
+    /// Store for sessions and replay state: `sqlite://FILE?mode=rwc`,
+    /// `postgres://...`, `mysql://...`, or `memory` (lost at exit).
+    #[arg(
+        long,
+        env = "SAML_DATABASE_URL",
+        default_value = "sqlite://saml-example.sqlite?mode=rwc"
+    )]
     database_url: String,
     /// An extra identity provider: `NAME=METADATA_FILE` (repeatable).
     #[arg(long = "idp", env = "SAML_IDP", value_delimiter = ',')]
@@ -102,7 +109,7 @@ fn extra_provider(spec: &str, allow_idp_initiated: bool) -> Provider {
 }
 
 /// Builds the application: routes, the development IdP and the SAML layer.
-fn app(args: &Args, base_url: &str) -> Router {
+async fn app(args: &Args, base_url: &str) -> Router {
     let idp = DevIdp::new(DevIdpConfig::new(
         format!("{base_url}/dev-idp/metadata"),
         format!("{base_url}/dev-idp/sso"),
@@ -122,16 +129,18 @@ fn app(args: &Args, base_url: &str) -> Router {
             .map(|spec| extra_provider(spec, args.allow_idp_initiated)),
     );
 
-    if args.database_url != "memory" {
-        eprintln!(
-            "saml-example-axum: --database-url {}: SQL stores arrive with saml-store-sql; using the in-memory store",
-            args.database_url
-        );
-    }
     let mut builder = SamlLayer::builder(base_url)
-        .stores(MemoryStore::new())
         .metadata_resolver(StaticMetadataResolver::new(providers))
         .clock(SystemClock);
+    builder = if args.database_url == "memory" {
+        builder.stores(MemoryStore::new())
+    } else {
+        let store = SqlStore::connect(&args.database_url)
+            .await
+            .unwrap_or_else(|e| fail(format!("--database-url: {e}")));
+        tokio::spawn(purge_now_and_then(store.clone()));
+        builder.stores(store)
+    };
     if base_url.starts_with("http://") {
         builder = builder.insecure_allow_http_cookies_on_localhost();
     }
@@ -245,6 +254,21 @@ async fn dev_login(State(dev): State<DevState>, body: String) -> Response {
     }
 }
 
+/// Removes expired sessions, replay keys and pending logins every five minutes.
+async fn purge_now_and_then(store: SqlStore) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        let now = chrono::Utc::now();
+        if let Err(e) = SessionStore::purge_expired(&store, now).await {
+            eprintln!("saml-example-axum: purging sessions: {e}");
+        }
+        if let Err(e) = ReplayCache::purge_expired(&store, now).await {
+            eprintln!("saml-example-axum: purging replay state: {e}");
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -256,7 +280,7 @@ async fn main() {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let app = app(&args, base_url.trim_end_matches('/'));
+    let app = app(&args, base_url.trim_end_matches('/')).await;
     println!(
         "saml-example-axum listening on {local}; open {base_url}/ and sign in at the development IdP"
     );

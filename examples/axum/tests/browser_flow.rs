@@ -11,8 +11,12 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn full_sign_in_through_the_development_idp() {
+    // The default store is a SQLite file; this one lives in the temp directory.
+    let database =
+        std::env::temp_dir().join(format!("saml_t_example_{}.sqlite", std::process::id()));
     let mut server = Command::new(env!("CARGO_BIN_EXE_saml-example-axum"))
-        .args(["--listen", "127.0.0.1:0"])
+        .args(["--listen", "127.0.0.1:0", "--database-url"])
+        .arg(format!("sqlite://{}?mode=rwc", database.display()))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -35,6 +39,7 @@ fn full_sign_in_through_the_development_idp() {
         .unwrap();
     let _ = server.kill();
     let _ = server.wait();
+    let _ = std::fs::remove_file(&database);
     assert!(
         out.status.success(),
         "browser flow failed:\n{}\n{}",

@@ -114,9 +114,13 @@ fn example(idp_metadata: &Path, allow_idp_initiated: bool) -> Command {
     ] {
         command.env_remove(var);
     }
+    // Each server its own SQLite file (the default store) beside the metadata.
+    let database = idp_metadata.with_file_name(format!("sp-{allow_idp_initiated}.sqlite"));
     command
         .args(["--listen", "127.0.0.1:0", "--idp"])
-        .arg(format!("py={}", idp_metadata.display()));
+        .arg(format!("py={}", idp_metadata.display()))
+        .arg("--database-url")
+        .arg(format!("sqlite://{}?mode=rwc", database.display()));
     if allow_idp_initiated {
         command.arg("--allow-idp-initiated");
     }
