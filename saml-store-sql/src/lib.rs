@@ -46,13 +46,13 @@
 mod entity;
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lc_rs::digest::{SHA256, digest};
 use chrono::{DateTime, Utc};
 use saml_core::store::{PendingLogin, ReplayCache, SessionRecord, SessionStore, StoreError};
 use sea_orm::sea_query::Expr;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
     DatabaseConnection, DbErr, EntityTrait, QueryFilter, Schema, SqlErr,
@@ -95,21 +95,23 @@ impl SqlStore {
 
     /// Like [`connect`](Self::connect), with the pool configured by the
     /// caller (sizes, timeouts, logging). For SQLite the pool is still
-    /// limited to one connection that is never recycled.
+    /// limited to one connection that is never recycled, and the database
+    /// is switched to write-ahead logging.
     ///
     /// # Errors
     /// `StoreError::Unavailable` when the database cannot be reached or the
     /// tables cannot be created.
     pub async fn connect_with(mut options: ConnectOptions) -> Result<Self, StoreError> {
         if options.get_url().starts_with("sqlite:") {
-            // Ten years stands for "never": the pool adds these to an
-            // `Instant`, where `Duration::MAX` would overflow.
-            let never = Duration::from_secs(10 * 365 * 24 * 3600);
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(never)
-                .max_lifetime(never);
+            // One connection, never closed for idleness or age: an in-memory
+            // database lives exactly as long as its connection.
+            options.max_connections(1).min_connections(1);
+            options.map_sqlx_sqlite_pool_opts(|pool| pool.idle_timeout(None).max_lifetime(None));
+            // WAL: one fsync per commit instead of several, and readers in
+            // other processes do not block the writer. Commits stay durable
+            // (synchronous is left at FULL: a lost replay key could let an
+            // assertion be used twice after a power cut).
+            options.map_sqlx_sqlite_opts(|sqlite| sqlite.journal_mode(SqliteJournalMode::Wal));
         }
         let db = Database::connect(options).await.map_err(unavailable)?;
         let store = Self::from_connection(db);

@@ -43,3 +43,27 @@ async fn sqlite_pool_runs_without_panics_in_background_tasks() {
     }
     assert_eq!(panics.load(Ordering::SeqCst), 0, "a pool task panicked");
 }
+
+#[tokio::test]
+async fn sqlite_files_use_write_ahead_logging() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let path = std::env::temp_dir().join(format!("saml_t_wal_{}.sqlite", std::process::id()));
+    let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("SQLite file");
+    let row = store
+        .connection()
+        .query_one_raw(Statement::from_string(
+            store.backend(),
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .expect("pragma")
+        .expect("a row");
+    let mode: String = row.try_get_by_index(0).expect("mode");
+    assert_eq!(mode, "wal");
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
