@@ -12,7 +12,7 @@
 //!
 //! let xml = r#"<r xmlns="urn:d" xmlns:x="urn:x"><x:e b='2' a="&#9;1"/><!--c--></r>"#;
 //! let doc = Document::parse(xml, &Limits::default())?;
-//! let e = doc.root().child_elements().next().unwrap();
+//! let e = doc.root().child_elements().next().ok_or("a child element")?;
 //! let mut out = Vec::new();
 //! Canonicalizer::new(Method::Exclusive).canonicalize(e, &mut out);
 //! assert_eq!(out, br#"<x:e xmlns:x="urn:x" a="&#x9;1" b="2"></x:e>"#);
@@ -21,7 +21,7 @@
 //!     Method::Inclusive.canonicalize(e),
 //!     br#"<x:e xmlns="urn:d" xmlns:x="urn:x" a="&#x9;1" b="2"></x:e>"#
 //! );
-//! # Ok::<(), saml_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use crate::xml::tree::NodeKind;

@@ -20,11 +20,11 @@
 //!
 //! let xml = r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#;
 //! let url = redirect_url("https://idp.example/slo", RedirectParameter::SamlRequest, xml, Some("s1"), None)?;
-//! let (_, query) = url.split_once('?').unwrap();
+//! let (_, query) = url.split_once('?').ok_or("a query string")?;
 //! let received = parse_redirect_query(query, &Limits::default())?;
 //! assert_eq!(received.xml(), xml);
 //! assert_eq!(received.relay_state(), Some("s1"));
-//! # Ok::<(), saml_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod post;

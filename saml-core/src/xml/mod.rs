@@ -15,11 +15,11 @@
 //! let doc = Document::parse(xml, &Limits::default())?;
 //! let root = doc.root();
 //! assert_eq!(root.namespace(), Some("urn:x"));
-//! let b = root.child_elements().next().unwrap();
+//! let b = root.child_elements().next().ok_or("a child element")?;
 //! // Text is the concatenation of all text nodes; comments never cut it short.
 //! assert_eq!(b.text(), "hithere");
 //! assert_eq!(doc.element_by_id("_1")?.map(|e| e.local_name()), Some("a"));
-//! # Ok::<(), saml_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod reader;
