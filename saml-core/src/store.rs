@@ -2,7 +2,8 @@
 //!
 //! Everything stateful or deployment-specific sits behind one of five
 //! object-safe traits, so any piece can be swapped: [`SessionStore`],
-//! [`ReplayCache`], [`MetadataResolver`], [`KeyStore`] and [`UserMapper`].
+//! [`ReplayCache`], [`MetadataResolver`], [`KeyStore`] and [`UserMapper`]; an
+//! optional [`AuditSink`] keeps the audit log.
 //! The traits need no runtime (they use `async-trait`); `saml-store-memory`
 //! and `saml-store-sql` implement them, and `saml-testkit` holds the one
 //! conformance suite every implementation runs.
@@ -299,4 +300,135 @@ impl UserMapper for PassThroughMapper {
             attributes,
         })
     }
+}
+
+/// What an [`AuditEvent`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// A user signed in.
+    Login,
+    /// A sign-in was refused ([`AuditEvent::code`] says why).
+    LoginFailed,
+    /// A session ended (SP- or IdP-initiated).
+    Logout,
+    /// A response or request was replayed and refused.
+    Replay,
+    /// An administrator created, changed, enabled, disabled or removed a provider.
+    ProviderChanged,
+    /// An administrator imported users.
+    UsersImported,
+}
+
+impl AuditKind {
+    /// The stable snake_case name (as stored and logged).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::Replay => "replay",
+            Self::ProviderChanged => "provider_changed",
+            Self::UsersImported => "users_imported",
+        }
+    }
+
+    /// The kind named `name` (the inverse of [`as_str`](Self::as_str)).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Login,
+            Self::LoginFailed,
+            Self::Logout,
+            Self::Replay,
+            Self::ProviderChanged,
+            Self::UsersImported,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+}
+
+/// One row of the audit log: what happened, when, to whom, from where.
+///
+/// Never holds secrets: no session ids, no SAML messages, no attribute values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditEvent {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: AuditKind,
+    /// The provider (IdP configuration name) involved, if any.
+    pub provider: Option<String>,
+    /// Who: the NameID for sign-ins and logouts, the administrator for changes.
+    pub subject: Option<String>,
+    /// The client's address, when the layer knows it.
+    pub client_address: Option<String>,
+    /// The error code of a refusal (`login_failed`, `replay`).
+    pub code: Option<String>,
+    /// A short human-readable detail (counts of an import, what changed).
+    pub detail: Option<String>,
+}
+
+impl AuditEvent {
+    /// An event of `kind` at `at`, with every optional field empty.
+    #[must_use]
+    pub fn new(kind: AuditKind, at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            kind,
+            provider: None,
+            subject: None,
+            client_address: None,
+            code: None,
+            detail: None,
+        }
+    }
+
+    /// Sets the provider.
+    #[must_use]
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// Sets the subject.
+    #[must_use]
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the client address.
+    #[must_use]
+    pub fn client_address(mut self, address: impl Into<String>) -> Self {
+        self.client_address = Some(address.into());
+        self
+    }
+
+    /// Sets the error code.
+    #[must_use]
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the detail.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Where audit events go (the layer always logs them as `saml::audit`
+/// tracing events too). A sign-in is recorded before its session is created
+/// and fails closed when recording fails; refusals are recorded best-effort.
+#[async_trait]
+pub trait AuditSink: Send + Sync + fmt::Debug {
+    /// Appends `event` to the log.
+    async fn record(&self, event: AuditEvent) -> Result<(), StoreError>;
 }
