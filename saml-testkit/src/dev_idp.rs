@@ -19,6 +19,18 @@
 //! | `POST {sso_url}` (POST binding) | [`DevIdp::begin_post`] → [`LoginPrompt::html`]       | `200 text/html` |
 //! | `POST {login_url}`         | [`DevIdp::respond`] → [`PostForm::html`]                | `200 text/html` |
 //! | `GET  {metadata_url}`      | [`DevIdp::metadata_xml`]                                | `200 application/samlmetadata+xml` |
+//! | `GET  {slo_url}?SAMLRequest=…` | [`DevIdp::answer_logout`]`(query, sp_slo_url)`      | `303` to the SP's SLO URL |
+//!
+//! With the `service` feature, [`DevIdpService`] is that wiring, done once:
+//! a `tower_service::Service<http::Request<B>>` that any Tower-based server
+//! (axum, hyper, warp, tonic) mounts under a path such as `/dev-idp`.
+//!
+//! Single logout: when [`DevIdpConfig::slo_url`] is set, the metadata
+//! advertises it (HTTP-Redirect), [`DevIdp::answer_logout`] answers an SP's
+//! `LogoutRequest` with a signed `LogoutResponse`, and
+//! [`DevIdp::start_logout`] starts an IdP-initiated logout. The IdP keeps no
+//! sessions, so logging out ends nothing on its side; it exists so that an
+//! SP's logout flows can be exercised.
 //!
 //! Errors are [`saml_core::Error`]s whose codes say what was wrong with the
 //! request (answer them with a 400 page).
@@ -63,11 +75,18 @@ use saml_core::dsig::{
 };
 use saml_core::mapping::claims;
 use saml_core::protocol::{
-    CM_BEARER, MD_NS, SAML_NS, SAMLP_NS, STATUS_SUCCESS, bindings, generate_id, name_id_format,
+    CM_BEARER, IncomingLogoutRequest, LogoutOutcome, LogoutRequest, LogoutResponse,
+    LogoutValidator, MD_NS, NameId, SAML_NS, SAMLP_NS, STATUS_SUCCESS, bindings, generate_id,
+    name_id_format,
 };
 use saml_core::xml::{Document, Element};
 use saml_core::xmlenc::{EncryptOptions, encrypt_element};
 use saml_core::{Error, ErrorCode, Limits, Result};
+
+#[cfg(feature = "service")]
+mod service;
+#[cfg(feature = "service")]
+pub use service::DevIdpService;
 
 /// The authentication context class every response states: a password over
 /// TLS, the class SPs most commonly expect.
@@ -252,6 +271,12 @@ pub struct DevIdpConfig {
     /// metadata's default ACS, which this IdP does not read). Without it
     /// such requests are refused.
     pub default_acs_url: Option<String>,
+    /// The single logout URL (e.g. `http://127.0.0.1:3000/dev-idp/slo`):
+    /// advertised in the metadata as the `SingleLogoutService` on the
+    /// HTTP-Redirect binding, and the `Destination` an SP's
+    /// `LogoutRequest` must name. Default `None`: no SLO endpoint in the
+    /// metadata, and [`DevIdp::answer_logout`] refuses.
+    pub slo_url: Option<String>,
 }
 
 impl fmt::Debug for DevIdpConfig {
@@ -277,6 +302,7 @@ impl fmt::Debug for DevIdpConfig {
                 &self.want_authn_requests_signed,
             )
             .field("default_acs_url", &self.default_acs_url)
+            .field("slo_url", &self.slo_url)
             .finish()
     }
 }
@@ -285,7 +311,7 @@ impl DevIdpConfig {
     /// The defaults for an IdP with this entity ID and SSO URL: the
     /// [`DevUser::defaults`], a generated key, 300-second assertions,
     /// assertion signed, Response not signed, no encryption, unsigned
-    /// requests accepted.
+    /// requests accepted, no single logout URL.
     #[must_use]
     pub fn new(entity_id: impl Into<String>, sso_url: impl Into<String>) -> Self {
         Self {
@@ -300,6 +326,7 @@ impl DevIdpConfig {
             sp_signing_certificate: None,
             want_authn_requests_signed: false,
             default_acs_url: None,
+            slo_url: None,
         }
     }
 }
@@ -557,6 +584,34 @@ impl LoginPrompt {
     }
 }
 
+/// An SP's `LogoutRequest` answered by [`DevIdp::answer_logout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutAnswer {
+    /// The validated request (its `ID`, the SP's `Issuer`, the NameID and
+    /// `SessionIndex` values).
+    pub request: IncomingLogoutRequest,
+    /// The `RelayState` that came with it, sent back unchanged.
+    pub relay_state: Option<String>,
+    /// Whether and how the request was signed.
+    pub signature: RequestSignature,
+    /// The `ID` of the `LogoutResponse`.
+    pub response_id: String,
+    /// Where to redirect the browser: the SP's SLO URL with the signed
+    /// `SAMLResponse` (and `RelayState`, `SigAlg`, `Signature`).
+    pub redirect_url: String,
+}
+
+/// An IdP-initiated logout started by [`DevIdp::start_logout`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpLogout {
+    /// The `LogoutRequest` sent (its [`id`](LogoutRequest::id) is what the
+    /// SP's answer must be `InResponseTo`).
+    pub request: LogoutRequest,
+    /// Where to redirect the browser: the SP's SLO URL with the signed
+    /// `SAMLRequest`.
+    pub redirect_url: String,
+}
+
 /// The development identity provider. Cheap to share (`Arc<DevIdp>`); all
 /// methods take `&self`.
 #[derive(Debug)]
@@ -573,14 +628,15 @@ pub struct DevIdp {
     sp_keys: Vec<PublicKey>,
     want_authn_requests_signed: bool,
     default_acs_url: Option<String>,
+    slo_url: Option<String>,
     limits: Limits,
 }
 
 impl DevIdp {
     /// Checks the configuration and loads (or generates) the key.
     ///
-    /// Errors: `malformed_xml` for an empty entity ID, an SSO or default ACS
-    /// URL that is not `http(s)://`, no users, a user without NameID, two
+    /// Errors: `malformed_xml` for an empty entity ID, an SSO, SLO or default
+    /// ACS URL that is not `http(s)://`, no users, a user without NameID, two
     /// users with the same NameID, a value XML cannot carry, a lifetime that
     /// is not positive (or over a day), or `want_authn_requests_signed`
     /// without an SP certificate; `untrusted_key` for a key or certificate
@@ -593,6 +649,9 @@ impl DevIdp {
         check_http_url("SSO URL", &config.sso_url)?;
         if let Some(acs) = &config.default_acs_url {
             check_http_url("default ACS URL", acs)?;
+        }
+        if let Some(slo) = &config.slo_url {
+            check_http_url("SLO URL", slo)?;
         }
         if config.users.is_empty() {
             return Err(invalid("the development IdP needs at least one user"));
@@ -676,6 +735,7 @@ impl DevIdp {
             sp_keys,
             want_authn_requests_signed: config.want_authn_requests_signed,
             default_acs_url: config.default_acs_url,
+            slo_url: config.slo_url,
             limits: Limits::default(),
         })
     }
@@ -690,6 +750,12 @@ impl DevIdp {
     #[must_use]
     pub fn sso_url(&self) -> &str {
         &self.sso_url
+    }
+
+    /// The single logout URL, if configured.
+    #[must_use]
+    pub fn slo_url(&self) -> Option<&str> {
+        self.slo_url.as_deref()
     }
 
     /// The configured users.
@@ -728,8 +794,8 @@ impl DevIdp {
     /// The IdP metadata: an `md:EntityDescriptor` with an `IDPSSODescriptor`
     /// holding the signing certificate, the NameID formats (`emailAddress`,
     /// `unspecified`) and the SSO endpoints for HTTP-Redirect and HTTP-POST
-    /// at the SSO URL. Unsigned; no single logout endpoint (this IdP keeps
-    /// no sessions).
+    /// at the SSO URL; when [`DevIdpConfig::slo_url`] is set, also a
+    /// `SingleLogoutService` (HTTP-Redirect) there. Unsigned.
     #[must_use]
     pub fn metadata_xml(&self) -> String {
         let mut out = String::with_capacity(4096);
@@ -751,6 +817,14 @@ impl DevIdp {
         out.push_str(">\n    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>");
         out.push_str(&base64::engine::general_purpose::STANDARD.encode(self.certificate.der()));
         out.push_str("</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>");
+        if let Some(slo) = &self.slo_url {
+            // Schema order: KeyDescriptor, SingleLogoutService, NameIDFormat,
+            // SingleSignOnService.
+            out.push_str("\n    <md:SingleLogoutService");
+            push_attr(&mut out, "Binding", bindings::HTTP_REDIRECT);
+            push_attr(&mut out, "Location", slo);
+            out.push_str("/>");
+        }
         for format in [name_id_format::EMAIL, name_id_format::UNSPECIFIED] {
             out.push_str("\n    <md:NameIDFormat>");
             push_text(&mut out, format);
@@ -938,6 +1012,185 @@ impl DevIdp {
             &xml,
             prompt.relay_state.as_deref(),
         )
+    }
+
+    /// Answers an SP's `LogoutRequest` received on the HTTP-Redirect binding
+    /// at the [SLO URL](DevIdpConfig::slo_url): `raw_query` is the query
+    /// string as received (with or without the leading `?`).
+    ///
+    /// The answer, a `LogoutResponse` with status `Success` and
+    /// `InResponseTo` the request's ID, goes to `sp_slo_url` as a Redirect
+    /// URL signed with the IdP key (query-string signature), carrying the
+    /// request's `RelayState`. `sp_slo_url` comes from the caller (the SP's
+    /// configuration), never from the message: an IdP that redirected to a
+    /// URL named by an unauthenticated request would be an open redirect.
+    ///
+    /// The request is checked with saml-core's [`LogoutValidator`], the
+    /// SP's `Issuer` taking the place of the IdP's: the `Destination` must be
+    /// this IdP's SLO URL, the `IssueInstant` recent (5 minutes, 10 s skew);
+    /// a signed query is verified with the configured
+    /// [`sp_signing_certificate`](DevIdpConfig::sp_signing_certificate) (or,
+    /// without one, accepted and marked [`RequestSignature::NotChecked`]);
+    /// an unsigned one is refused when
+    /// [`want_authn_requests_signed`](DevIdpConfig::want_authn_requests_signed)
+    /// is on. The `Issuer` itself is not checked against a list: this IdP
+    /// keeps no sessions, so any SP may log out.
+    ///
+    /// Errors: `malformed_xml` when no SLO URL is configured, `sp_slo_url`
+    /// is not `http(s)://`, the query carries a `SAMLResponse` or the
+    /// request has no `Issuer`; `signature_missing` when signatures are
+    /// required and absent; those of [`parse_redirect_query`] and
+    /// [`LogoutValidator::validate_request_redirect`]; and those of
+    /// [`LogoutResponse::redirect_url`].
+    pub fn answer_logout(
+        &self,
+        raw_query: &str,
+        sp_slo_url: &str,
+        clock: &dyn Clock,
+    ) -> Result<LogoutAnswer> {
+        let slo_url = self.configured_slo_url()?;
+        check_http_url("SP SLO URL", sp_slo_url)?;
+        let raw_query = raw_query.strip_prefix('?').unwrap_or(raw_query);
+        let message = parse_redirect_query(raw_query, &self.limits)?;
+        if message.parameter() != RedirectParameter::SamlRequest {
+            return Err(invalid(
+                "the query carries a SAMLResponse; the development IdP's SLO URL expects a LogoutRequest here",
+            ));
+        }
+        let has_signature = message.has_signature();
+        let relay_state = message.relay_state().map(str::to_owned);
+        let xml = message.into_xml();
+        let sp_entity_id = {
+            let doc = Document::parse(&xml, &self.limits)?;
+            doc.root()
+                .child_elements()
+                .find(|c| c.is(SAML_NS, "Issuer"))
+                .map(|i| i.text().trim().to_owned())
+                .filter(|i| !i.is_empty())
+                .ok_or_else(|| invalid("the LogoutRequest has no Issuer (the SP entity ID)"))?
+        };
+        let mut validator = LogoutValidator::new(sp_entity_id, self.sp_keys.clone(), slo_url);
+        validator.limits = self.limits;
+        let (request, signature) = if has_signature && !self.sp_keys.is_empty() {
+            let request = validator.validate_request_redirect(raw_query, clock)?;
+            (request, RequestSignature::Verified)
+        } else {
+            let signature = if has_signature {
+                RequestSignature::NotChecked
+            } else {
+                RequestSignature::Unsigned
+            };
+            if self.want_authn_requests_signed && signature != RequestSignature::Verified {
+                return Err(Error::new(
+                    ErrorCode::SignatureMissing,
+                    "the development IdP is configured to require signed requests, and this LogoutRequest is not signed",
+                ));
+            }
+            // The query signature (if any) cannot be checked without an SP
+            // certificate; the XML itself must still pass every other check.
+            validator.require_signature = false;
+            (validator.validate_request(&xml, clock)?, signature)
+        };
+        let response =
+            LogoutResponse::builder(&self.entity_id, sp_slo_url, &request.id).build(clock)?;
+        let redirect_url = response.redirect_url(
+            relay_state.as_deref(),
+            Some((&self.key, self.key.default_algorithm())),
+        )?;
+        Ok(LogoutAnswer {
+            request,
+            relay_state,
+            signature,
+            response_id: response.id().to_owned(),
+            redirect_url,
+        })
+    }
+
+    /// Starts an IdP-initiated logout of the user `name_id` (sent with format
+    /// `emailAddress`, as in this IdP's assertions) at the SP whose single
+    /// logout URL is `sp_slo_url`: a `LogoutRequest` from this IdP with the
+    /// `SessionIndex` if given (without one the SP ends every session of
+    /// the user), as a Redirect URL signed with the IdP key, carrying
+    /// `relay_state`. Keep the returned request's
+    /// [`id`](LogoutRequest::id) to check the SP's answer with
+    /// [`check_logout_response`](Self::check_logout_response).
+    ///
+    /// Errors: `malformed_xml` when `sp_slo_url` is not `http(s)://` or a
+    /// value is empty or cannot be carried in XML; those of
+    /// [`LogoutRequest::redirect_url`].
+    pub fn start_logout(
+        &self,
+        name_id: &str,
+        session_index: Option<&str>,
+        sp_slo_url: &str,
+        relay_state: Option<&str>,
+        clock: &dyn Clock,
+    ) -> Result<IdpLogout> {
+        check_http_url("SP SLO URL", sp_slo_url)?;
+        let name_id = NameId {
+            value: name_id.to_owned(),
+            format: Some(name_id_format::EMAIL.to_owned()),
+            name_qualifier: None,
+            sp_name_qualifier: None,
+        };
+        let mut builder = LogoutRequest::builder(&self.entity_id, sp_slo_url, name_id);
+        if let Some(index) = session_index {
+            builder = builder.session_index(index);
+        }
+        let request = builder.build(clock)?;
+        let redirect_url =
+            request.redirect_url(relay_state, Some((&self.key, self.key.default_algorithm())))?;
+        Ok(IdpLogout {
+            request,
+            redirect_url,
+        })
+    }
+
+    /// Checks the SP's `LogoutResponse` to an IdP-initiated logout
+    /// ([`start_logout`](Self::start_logout)), received on the HTTP-Redirect
+    /// binding at the SLO URL: it must come from `sp_entity_id`, be
+    /// addressed to this IdP's SLO URL, answer `request_id` and report
+    /// success. A signature is verified with the configured SP certificate
+    /// and required when
+    /// [`want_authn_requests_signed`](DevIdpConfig::want_authn_requests_signed)
+    /// is on; without an SP certificate a query signature cannot be checked
+    /// and is ignored (as for requests, [`RequestSignature::NotChecked`]),
+    /// and the outcome then says `signed: false`.
+    ///
+    /// Errors: `malformed_xml` when no SLO URL is configured; those of
+    /// [`parse_redirect_query`] and
+    /// [`LogoutValidator::validate_response_redirect`].
+    pub fn check_logout_response(
+        &self,
+        raw_query: &str,
+        sp_entity_id: &str,
+        request_id: &str,
+        clock: &dyn Clock,
+    ) -> Result<LogoutOutcome> {
+        let slo_url = self.configured_slo_url()?;
+        let raw_query = raw_query.strip_prefix('?').unwrap_or(raw_query);
+        let mut validator = LogoutValidator::new(sp_entity_id, self.sp_keys.clone(), slo_url);
+        validator.limits = self.limits;
+        validator.require_signature = self.want_authn_requests_signed;
+        if !self.sp_keys.is_empty() {
+            return validator.validate_response_redirect(raw_query, request_id, clock);
+        }
+        let message = parse_redirect_query(raw_query, &self.limits)?;
+        if message.parameter() != RedirectParameter::SamlResponse {
+            return Err(invalid(
+                "the query carries a SAMLRequest; expected the SP's LogoutResponse",
+            ));
+        }
+        let relay_state = message.relay_state().map(str::to_owned);
+        let mut outcome = validator.validate_response(&message.into_xml(), request_id, clock)?;
+        outcome.relay_state = relay_state;
+        Ok(outcome)
+    }
+
+    fn configured_slo_url(&self) -> Result<&str> {
+        self.slo_url.as_deref().ok_or_else(|| {
+            invalid("the development IdP has no SLO URL configured (DevIdpConfig::slo_url)")
+        })
     }
 
     /// Builds the `samlp:Response` XML that logs `user` in (`user` need not

@@ -3,7 +3,9 @@
 //! submitted form yields a POST form whose `SAMLResponse` our own
 //! `ResponseValidator` accepts with keys taken from the IdP's metadata —
 //! signed, also Response-signed, encrypted, IdP-initiated — and refuses
-//! when the form was tampered with.
+//! when the form was tampered with; single logout both ways, checked with
+//! `LogoutValidator`; and (feature `service`) the same through
+//! `DevIdpService`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,7 +20,8 @@ use saml_core::mapping::MappingRules;
 use saml_core::metadata::{IdpMetadata, MetadataOptions, Severity};
 use saml_core::protocol::bindings::{HTTP_POST, HTTP_REDIRECT};
 use saml_core::protocol::{
-    Assertion, AuthnRequest, Expectation, ResponseValidator, name_id_format,
+    Assertion, AuthnRequest, Expectation, LogoutRequest, LogoutResponse, LogoutValidator, NameId,
+    ResponseValidator, name_id_format,
 };
 use saml_core::xml::Document;
 use saml_core::xmlenc::DecryptionKey;
@@ -846,4 +849,550 @@ fn the_idp_is_shareable() {
     assert_eq!(idp.users().len(), 2);
     assert_eq!(idp.entity_id(), IDP);
     assert_eq!(idp.sso_url(), SSO);
+}
+
+// ---------------------------------------------------------------------------
+// Single logout
+// ---------------------------------------------------------------------------
+
+const SLO: &str = "http://127.0.0.1:3000/dev-idp/slo";
+const SP_SLO: &str = "http://127.0.0.1:3000/saml/slo";
+
+fn slo_config() -> DevIdpConfig {
+    let mut config = config();
+    config.slo_url = Some(SLO.to_owned());
+    config
+}
+
+fn alice_name_id() -> NameId {
+    NameId {
+        value: ALICE.to_owned(),
+        format: Some(name_id_format::EMAIL.to_owned()),
+        name_qualifier: None,
+        sp_name_qualifier: None,
+    }
+}
+
+/// The SP's LogoutRequest to the IdP's SLO URL.
+fn sp_logout_request(destination: &str, clock: &FixedClock) -> LogoutRequest {
+    LogoutRequest::builder(SP, destination, alice_name_id())
+        .session_index("_session1")
+        .build(clock)
+        .unwrap()
+}
+
+fn query_of(url: &str) -> &str {
+    url.split_once('?').unwrap().1
+}
+
+/// How an SP checks the IdP's logout messages: keys from the IdP metadata.
+fn sp_logout_validator(idp: &DevIdp) -> LogoutValidator {
+    let metadata = IdpMetadata::parse(&idp.metadata_xml(), &MetadataOptions::new()).unwrap();
+    LogoutValidator::new(metadata.entity_id(), metadata.signing_keys(), SP_SLO)
+}
+
+/// Flips one character inside the `Signature` parameter of a query.
+fn tamper_signature(query: &str) -> String {
+    let start = query.find("Signature=").unwrap() + "Signature=".len();
+    let mut bytes = query.as_bytes().to_vec();
+    bytes[start + 4] = if bytes[start + 4] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn slo_endpoint_is_advertised_only_when_configured() {
+    let without = DevIdp::new(config()).unwrap();
+    assert_eq!(without.slo_url(), None);
+    assert!(!without.metadata_xml().contains("SingleLogoutService"));
+    let metadata = IdpMetadata::parse(&without.metadata_xml(), &MetadataOptions::new()).unwrap();
+    assert!(metadata.slo_endpoints().is_empty());
+
+    let idp = DevIdp::new(slo_config()).unwrap();
+    assert_eq!(idp.slo_url(), Some(SLO));
+    let metadata = IdpMetadata::parse(&idp.metadata_xml(), &MetadataOptions::new()).unwrap();
+    assert_eq!(metadata.slo_endpoints().len(), 1);
+    assert_eq!(metadata.slo_endpoint(HTTP_REDIRECT).unwrap().location, SLO);
+    assert!(metadata.slo_endpoint(HTTP_POST).is_none());
+    let findings = metadata.lint(now());
+    assert!(
+        findings.iter().all(|f| f.severity != Severity::Error),
+        "{findings:?}"
+    );
+
+    let mut bad = slo_config();
+    bad.slo_url = Some("/slo".to_owned());
+    assert_eq!(
+        DevIdp::new(bad).unwrap_err().code(),
+        ErrorCode::MalformedXml
+    );
+    assert!(format!("{:?}", slo_config()).contains(SLO));
+}
+
+#[test]
+fn sp_logout_request_gets_a_signed_success_response() {
+    let idp = DevIdp::new(slo_config()).unwrap();
+    let request = sp_logout_request(SLO, &clock());
+    let url = request.redirect_url(Some("back-to"), None).unwrap();
+    let answer = idp.answer_logout(query_of(&url), SP_SLO, &clock()).unwrap();
+    assert_eq!(answer.request.id, request.id());
+    assert_eq!(answer.request.issuer, SP);
+    assert_eq!(answer.request.name_id.value, ALICE);
+    assert_eq!(answer.request.session_indexes, ["_session1"]);
+    assert_eq!(answer.signature, RequestSignature::Unsigned);
+    assert_eq!(answer.relay_state.as_deref(), Some("back-to"));
+    assert!(
+        answer
+            .redirect_url
+            .starts_with(&format!("{SP_SLO}?SAMLResponse=")),
+        "{}",
+        answer.redirect_url
+    );
+
+    // The SP accepts it: signed by the key in the metadata, Success,
+    // InResponseTo its request, RelayState echoed.
+    let validator = sp_logout_validator(&idp);
+    let response_query = query_of(&answer.redirect_url);
+    let outcome = validator
+        .validate_response_redirect(response_query, request.id(), &clock())
+        .unwrap();
+    assert!(outcome.signed);
+    assert!(!outcome.partial);
+    assert_eq!(outcome.id, answer.response_id);
+    assert_eq!(outcome.issuer, IDP);
+    assert_eq!(outcome.in_response_to, request.id());
+    assert_eq!(outcome.relay_state.as_deref(), Some("back-to"));
+
+    // ... but not as the answer to another request,
+    assert_eq!(
+        validator
+            .validate_response_redirect(response_query, "_other", &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::InResponseToMismatch
+    );
+    // not with a tampered signature or relay state,
+    assert_eq!(
+        validator
+            .validate_response_redirect(&tamper_signature(response_query), request.id(), &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureInvalid
+    );
+    let changed = response_query.replace("RelayState=back-to", "RelayState=elsewhere");
+    assert_ne!(changed, response_query);
+    assert_eq!(
+        validator
+            .validate_response_redirect(&changed, request.id(), &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureInvalid
+    );
+    // and not from another IdP key.
+    let other = DevIdp::new({
+        let mut c = DevIdpConfig::new(IDP, SSO);
+        c.slo_url = Some(SLO.to_owned());
+        c
+    })
+    .unwrap();
+    let foreign = other
+        .answer_logout(query_of(&url), SP_SLO, &clock())
+        .unwrap();
+    assert!(
+        validator
+            .validate_response_redirect(query_of(&foreign.redirect_url), request.id(), &clock())
+            .is_err()
+    );
+}
+
+#[test]
+fn signed_sp_logout_requests() {
+    let request = sp_logout_request(SLO, &clock());
+    let url = request
+        .redirect_url(None, Some((&sp_key(), SignatureAlgorithm::RsaSha256)))
+        .unwrap();
+    let signed_query = query_of(&url);
+
+    // No SP certificate: accepted, not checked.
+    let idp = DevIdp::new(slo_config()).unwrap();
+    let answer = idp.answer_logout(signed_query, SP_SLO, &clock()).unwrap();
+    assert_eq!(answer.signature, RequestSignature::NotChecked);
+
+    // With it: verified; a tampered signature is refused.
+    let mut with_cert = slo_config();
+    with_cert.sp_signing_certificate = Some(fixture("sp-cert.pem"));
+    let idp = DevIdp::new(with_cert.clone()).unwrap();
+    let answer = idp
+        .answer_logout(&format!("?{signed_query}"), SP_SLO, &clock())
+        .unwrap();
+    assert_eq!(answer.signature, RequestSignature::Verified);
+    assert!(answer.request.signed);
+    assert_eq!(
+        idp.answer_logout(&tamper_signature(signed_query), SP_SLO, &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureInvalid
+    );
+
+    // Requiring signatures refuses the unsigned request.
+    with_cert.want_authn_requests_signed = true;
+    let idp = DevIdp::new(with_cert).unwrap();
+    let unsigned = request.redirect_url(None, None).unwrap();
+    assert_eq!(
+        idp.answer_logout(query_of(&unsigned), SP_SLO, &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureMissing
+    );
+    assert!(idp.answer_logout(signed_query, SP_SLO, &clock()).is_ok());
+}
+
+#[test]
+fn bad_logout_requests_are_refused() {
+    let idp = DevIdp::new(slo_config()).unwrap();
+    let request = sp_logout_request(SLO, &clock());
+    let good = request.redirect_url(None, None).unwrap();
+    let code = |idp: &DevIdp, query: &str, sp_slo: &str, at: &FixedClock| {
+        idp.answer_logout(query, sp_slo, at).unwrap_err().code()
+    };
+
+    // No SLO URL configured.
+    let plain = DevIdp::new(config()).unwrap();
+    assert_eq!(
+        code(&plain, query_of(&good), SP_SLO, &clock()),
+        ErrorCode::MalformedXml
+    );
+    // The answer's destination must be an http(s) URL from the caller.
+    for sp_slo in ["javascript:alert(1)", "/saml/slo", ""] {
+        assert_eq!(
+            code(&idp, query_of(&good), sp_slo, &clock()),
+            ErrorCode::MalformedXml
+        );
+    }
+    // Addressed to another IdP.
+    let elsewhere = sp_logout_request("https://other.example/slo", &clock())
+        .redirect_url(None, None)
+        .unwrap();
+    assert_eq!(
+        code(&idp, query_of(&elsewhere), SP_SLO, &clock()),
+        ErrorCode::DestinationMismatch
+    );
+    // Too old, or from the future.
+    let later = FixedClock(now() + Duration::minutes(10));
+    assert_eq!(
+        code(&idp, query_of(&good), SP_SLO, &later),
+        ErrorCode::Expired
+    );
+    let earlier = FixedClock(now() - Duration::minutes(10));
+    assert_eq!(
+        code(&idp, query_of(&good), SP_SLO, &earlier),
+        ErrorCode::NotYetValid
+    );
+    // A LogoutResponse, an AuthnRequest, garbage.
+    let response = LogoutResponse::builder(SP, SLO, "_x")
+        .build(&clock())
+        .unwrap()
+        .redirect_url(None, None)
+        .unwrap();
+    assert_eq!(
+        code(&idp, query_of(&response), SP_SLO, &clock()),
+        ErrorCode::MalformedXml
+    );
+    assert!(
+        idp.answer_logout(&query(&request_authn(), None), SP_SLO, &clock())
+            .is_err()
+    );
+    assert!(
+        idp.answer_logout("SAMLRequest=%%%", SP_SLO, &clock())
+            .is_err()
+    );
+    assert!(idp.answer_logout("", SP_SLO, &clock()).is_err());
+}
+
+fn request_authn() -> AuthnRequest {
+    request()
+}
+
+#[test]
+fn idp_initiated_logout() {
+    let idp = DevIdp::new(slo_config()).unwrap();
+    let logout = idp
+        .start_logout(ALICE, Some("_session1"), SP_SLO, Some("r1"), &clock())
+        .unwrap();
+    assert!(
+        logout
+            .redirect_url
+            .starts_with(&format!("{SP_SLO}?SAMLRequest="))
+    );
+    assert_eq!(logout.request.destination(), SP_SLO);
+
+    // The SP accepts the signed request with the key from the metadata.
+    let validator = sp_logout_validator(&idp);
+    let sp_query = query_of(&logout.redirect_url);
+    let incoming = validator
+        .validate_request_redirect(sp_query, &clock())
+        .unwrap();
+    assert!(incoming.signed);
+    assert_eq!(incoming.id, logout.request.id());
+    assert_eq!(incoming.issuer, IDP);
+    assert_eq!(incoming.name_id, alice_name_id());
+    assert_eq!(incoming.session_indexes, ["_session1"]);
+    assert_eq!(incoming.relay_state.as_deref(), Some("r1"));
+    // A tampered signature is refused.
+    assert_eq!(
+        validator
+            .validate_request_redirect(&tamper_signature(sp_query), &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureInvalid
+    );
+    // Without a session index: every session of the user.
+    let all = idp
+        .start_logout(ALICE, None, SP_SLO, None, &clock())
+        .unwrap();
+    let incoming = validator
+        .validate_request_redirect(query_of(&all.redirect_url), &clock())
+        .unwrap();
+    assert!(incoming.session_indexes.is_empty());
+
+    // The SP's answer, checked by the IdP.
+    let answer = LogoutResponse::builder(SP, SLO, logout.request.id())
+        .build(&clock())
+        .unwrap()
+        .redirect_url(Some("r1"), Some((&sp_key(), SignatureAlgorithm::RsaSha256)))
+        .unwrap();
+    let outcome = idp
+        .check_logout_response(query_of(&answer), SP, logout.request.id(), &clock())
+        .unwrap();
+    assert_eq!(outcome.in_response_to, logout.request.id());
+    assert_eq!(outcome.relay_state.as_deref(), Some("r1"));
+    assert!(
+        !outcome.signed,
+        "no SP certificate: the signature is not checked"
+    );
+    // With the SP certificate the signature is verified, and must hold.
+    let mut with_cert = slo_config();
+    with_cert.sp_signing_certificate = Some(fixture("sp-cert.pem"));
+    let checking = DevIdp::new(with_cert).unwrap();
+    let outcome = checking
+        .check_logout_response(query_of(&answer), SP, logout.request.id(), &clock())
+        .unwrap();
+    assert!(outcome.signed);
+    assert_eq!(
+        checking
+            .check_logout_response(
+                &tamper_signature(query_of(&answer)),
+                SP,
+                logout.request.id(),
+                &clock()
+            )
+            .unwrap_err()
+            .code(),
+        ErrorCode::SignatureInvalid
+    );
+    assert_eq!(
+        idp.check_logout_response(query_of(&answer), SP, all.request.id(), &clock())
+            .unwrap_err()
+            .code(),
+        ErrorCode::InResponseToMismatch
+    );
+    assert_eq!(
+        idp.check_logout_response(
+            query_of(&answer),
+            "https://other.example",
+            logout.request.id(),
+            &clock()
+        )
+        .unwrap_err()
+        .code(),
+        ErrorCode::IssuerMismatch
+    );
+
+    // Bad input.
+    assert!(
+        idp.start_logout(ALICE, None, "javascript:x", None, &clock())
+            .is_err()
+    );
+    assert!(idp.start_logout("", None, SP_SLO, None, &clock()).is_err());
+    assert!(
+        idp.start_logout("a\u{0}", None, SP_SLO, None, &clock())
+            .is_err()
+    );
+}
+
+#[cfg(feature = "service")]
+mod service {
+    //! The development IdP mounted as a Tower service.
+
+    use http::{Request, StatusCode, header};
+    use http_body_util::BodyExt as _;
+    use saml_testkit::dev_idp::DevIdpService;
+    use tower_service::Service as _;
+
+    use super::*;
+
+    fn service() -> DevIdpService {
+        DevIdpService::new(DevIdp::new(slo_config()).unwrap(), "/dev-idp/")
+            .sp_slo_url(SP_SLO)
+            .clock(clock())
+    }
+
+    async fn call(
+        dev: &mut DevIdpService,
+        method: &str,
+        uri: &str,
+        body: &str,
+    ) -> (StatusCode, http::HeaderMap, String) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .unwrap();
+        let response = dev.call(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn routes_of_the_service() {
+        let mut dev = service();
+        assert_eq!(dev.base(), "/dev-idp");
+        assert!(dev.handles("/dev-idp/sso"));
+        assert!(dev.handles("/dev-idp"));
+        assert!(!dev.handles("/dev-idpx/sso"));
+        assert!(!dev.handles("/saml/acs"));
+
+        let (status, headers, body) = call(&mut dev, "GET", "/dev-idp/metadata", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/samlmetadata+xml"
+        );
+        assert_eq!(body, dev.idp().metadata_xml());
+
+        // Redirect binding: the login page, posting to {base}/login.
+        let request = request();
+        let uri = format!("/dev-idp/sso?{}", query(&request, Some("/home")));
+        let (status, headers, page) = call(&mut dev, "GET", &uri, "").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("action=\"/dev-idp/login\""));
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
+
+        // The user picks Alice: the auto-submit form under a nonce CSP.
+        let prompt = dev
+            .idp()
+            .begin(&query(&request, Some("/home")), &clock())
+            .unwrap();
+        let (status, headers, form) =
+            call(&mut dev, "POST", "/dev-idp/login", &prompt.form_body(ALICE)).await;
+        assert_eq!(status, StatusCode::OK, "{form}");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap();
+        assert!(form.contains(&format!("nonce=\"{nonce}\"")), "{form}");
+        assert!(form.contains(ACS));
+        // A second answer gets another nonce.
+        let (_, again, _) =
+            call(&mut dev, "POST", "/dev-idp/login", &prompt.form_body(ALICE)).await;
+        assert_ne!(
+            again[header::CONTENT_SECURITY_POLICY],
+            headers[header::CONTENT_SECURITY_POLICY]
+        );
+
+        // POST binding.
+        let form = request.post_form(None, None).unwrap();
+        let body = encode_form(form.fields().iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        let (status, _, page) = call(&mut dev, "POST", "/dev-idp/sso", &body).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page.contains("Development IdP"));
+
+        // Single logout: 303 to the SP's SLO URL with a response it accepts.
+        let logout = sp_logout_request(SLO, &clock());
+        let url = logout.redirect_url(Some("rs"), None).unwrap();
+        let uri = format!("/dev-idp/slo?{}", query_of(&url));
+        let (status, headers, _) = call(&mut dev, "GET", &uri, "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = headers[header::LOCATION].to_str().unwrap();
+        assert!(location.starts_with(&format!("{SP_SLO}?SAMLResponse=")));
+        sp_logout_validator(dev.idp())
+            .validate_response_redirect(query_of(location), logout.id(), &clock())
+            .unwrap();
+        // The SP's answer to an IdP-initiated logout: a page.
+        let (status, _, page) = call(&mut dev, "GET", "/dev-idp/slo?SAMLResponse=x", "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("signed out"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn errors_of_the_service() {
+        let mut dev = service();
+        for (method, uri, want) in [
+            ("GET", "/dev-idp/nope", StatusCode::NOT_FOUND),
+            ("GET", "/other", StatusCode::NOT_FOUND),
+            ("GET", "/dev-idp", StatusCode::NOT_FOUND),
+            ("GET", "/dev-idp/login", StatusCode::METHOD_NOT_ALLOWED),
+            ("DELETE", "/dev-idp/sso", StatusCode::METHOD_NOT_ALLOWED),
+            ("POST", "/dev-idp/metadata", StatusCode::METHOD_NOT_ALLOWED),
+            ("GET", "/dev-idp/sso", StatusCode::BAD_REQUEST),
+            (
+                "GET",
+                "/dev-idp/sso?SAMLRequest=%%",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "GET",
+                "/dev-idp/slo?SAMLRequest=abc",
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let (status, _, body) = call(&mut dev, method, uri, "").await;
+            assert_eq!(status, want, "{method} {uri}: {body}");
+        }
+        let (status, _, body) = call(&mut dev, "POST", "/dev-idp/login", "user=nobody").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("malformed_xml"), "{body}");
+        // Too large a body.
+        let big = "a".repeat(3 << 20);
+        let (status, _, _) = call(&mut dev, "POST", "/dev-idp/login", &big).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+        // Without an SP SLO URL, logout requests are not served.
+        let mut bare = DevIdpService::new(DevIdp::new(slo_config()).unwrap(), "/dev-idp");
+        let url = sp_logout_request(SLO, &clock())
+            .redirect_url(None, None)
+            .unwrap();
+        let uri = format!("/dev-idp/slo?{}", query_of(&url));
+        let (status, _, _) = call(&mut bare, "GET", &uri, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(format!("{bare:?}").contains("/dev-idp"));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn for_base_url_lays_out_the_examples_routes() {
+        let dev = DevIdpService::for_base_url("http://127.0.0.1:3001/").unwrap();
+        assert_eq!(dev.base(), "/dev-idp");
+        assert_eq!(
+            dev.idp().entity_id(),
+            "http://127.0.0.1:3001/dev-idp/metadata"
+        );
+        assert_eq!(dev.idp().sso_url(), "http://127.0.0.1:3001/dev-idp/sso");
+        assert_eq!(
+            dev.idp().slo_url(),
+            Some("http://127.0.0.1:3001/dev-idp/slo")
+        );
+        assert!(DevIdpService::for_base_url("ftp://x").is_err());
+    }
 }
