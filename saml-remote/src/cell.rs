@@ -353,6 +353,8 @@ impl Cell {
                     ));
                     state.last_error = None;
                     state.retry_at = None;
+                    // The server confirmed the copy (archived or not).
+                    state.from_archive = false;
                     drop(state);
                     tracing::debug!(
                         target: TARGET,
@@ -615,6 +617,11 @@ impl Cell {
                     url: self.url.clone(),
                     error: Error::new(ErrorCode::UnsupportedEncoding, "the metadata is not UTF-8"),
                 })?;
+                // Some servers (Entra ID) start the document with a BOM.
+                let xml = match xml.strip_prefix('\u{feff}') {
+                    Some(rest) => rest.to_owned(),
+                    None => xml,
+                };
                 Ok(Fetched::Body {
                     xml,
                     etag,

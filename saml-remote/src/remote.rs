@@ -296,7 +296,7 @@ struct Inner {
 /// [`StoreError::Unavailable`] whose message starts with the error code
 /// (`store_unavailable: ...`, `expired: ...`) and says what to fix.
 /// [`providers`](MetadataResolver::providers) leaves such providers out
-/// (with an error event) and fails only when every source does.
+/// (with an error event) and fails only when none is left to list.
 ///
 /// When sources overlap (the same name or entity ID from two URLs), the
 /// first source configured wins.
@@ -725,21 +725,22 @@ impl MetadataResolver for RemoteMetadataResolver {
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut failure = None;
-        let mut answered = false;
         for index in 0..self.inner.sources.len() {
             match self.catalog(index).await {
                 Ok(Some(catalog)) => {
-                    answered = true;
                     for p in &catalog.providers {
                         if !seen.insert(p.name.clone()) {
                             continue;
                         }
-                        if let Ok(p) = check_fresh(p, self.url(index), now) {
-                            out.push(p);
+                        match check_fresh(p, self.url(index), now) {
+                            Ok(p) => out.push(p),
+                            Err(e) => {
+                                failure.get_or_insert(e);
+                            }
                         }
                     }
                 }
-                Ok(None) => answered = true,
+                Ok(None) => {}
                 Err(e) => {
                     tracing::error!(
                         target: TARGET,
@@ -753,8 +754,10 @@ impl MetadataResolver for RemoteMetadataResolver {
                 }
             }
         }
+        // Fail closed rather than answer an empty list, which the layer
+        // would show as "no identity provider".
         match failure {
-            Some(e) if !answered => Err(e.into()),
+            Some(e) if out.is_empty() => Err(e.into()),
             _ => Ok(out),
         }
     }
