@@ -43,7 +43,11 @@
 //! This crate passes the shared conformance suite in `saml-testkit` on all
 //! three databases.
 
+mod audit;
+mod directory;
 mod entity;
+mod mapper;
+mod migration;
 
 use std::fmt;
 
@@ -54,11 +58,24 @@ use saml_core::store::{PendingLogin, ReplayCache, SessionRecord, SessionStore, S
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
-    DatabaseConnection, DbErr, EntityTrait, QueryFilter, Schema, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, Database, DatabaseBackend, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, SqlErr,
 };
 
 use entity::{pending, replay, session};
+
+pub use audit::{AuditFilter, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
+pub use directory::{
+    DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ROWS, DirectoryError, FailedRow, ImportError,
+    ImportReport, ImportedRow, MAX_DISPLAY_NAME_LEN, MAX_EMAIL_LEN, MAX_EXTERNAL_ID_LEN,
+    MAX_PAGE_SIZE, MAX_PROFILE_BYTES, MAX_PROVIDER_LEN, NewUser, RowProblem, User, UserDirectory,
+};
+pub use mapper::{
+    DEFAULT_EMAIL_ATTRIBUTES, DEFAULT_NAME_ATTRIBUTES, DirectoryMapper, REFUSED_CODE, SignInMode,
+};
+/// The sea-orm this crate is built on (for [`SqlStore::connect_with`]'s
+/// `ConnectOptions` and [`SqlStore::from_connection`]).
+pub use sea_orm;
 
 /// Sessions, replay keys and pending logins in a SQL database.
 ///
@@ -132,31 +149,39 @@ impl SqlStore {
         &self.db
     }
 
-    /// Creates the three tables if they do not exist. Safe to run on every
-    /// start and from several nodes at once.
+    /// Brings the schema up to date: applies every migration the database
+    /// has not seen yet, oldest first, and records each in the
+    /// `saml_migrations` table (see [Migrations](crate#migrations)).
+    ///
+    /// Safe to run on every start, and from several nodes at once: a
+    /// database-wide lock lets one node migrate while the others wait, then
+    /// find nothing left to do. A database whose tables were created by the
+    /// unversioned `migrate` of earlier releases is adopted as it is.
     ///
     /// # Errors
-    /// `StoreError::Unavailable` when a `CREATE TABLE` fails.
+    /// `StoreError::Unavailable` when a statement fails, the lock is not
+    /// granted within two minutes, or the database has migrations this
+    /// version does not know (it was migrated by a newer release).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let schema = Schema::new(self.db.get_database_backend());
-        let tables = [
-            schema
-                .create_table_from_entity(session::Entity)
-                .if_not_exists()
-                .to_owned(),
-            schema
-                .create_table_from_entity(replay::Entity)
-                .if_not_exists()
-                .to_owned(),
-            schema
-                .create_table_from_entity(pending::Entity)
-                .if_not_exists()
-                .to_owned(),
-        ];
-        for table in &tables {
-            self.db.execute(table).await.map_err(unavailable)?;
-        }
-        Ok(())
+        migration::run(&self.db).await.map_err(|e| {
+            StoreError::Unavailable(format!("migrating the saml-store-sql schema failed: {e}"))
+        })
+    }
+
+    /// The migrations recorded in `saml_migrations`, oldest first (empty
+    /// before the first [`migrate`](Self::migrate)).
+    ///
+    /// # Errors
+    /// `StoreError::Unavailable` when the database fails.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>, StoreError> {
+        migration::applied(&self.db).await.map_err(unavailable)
+    }
+
+    /// The migrations this version of the crate knows, oldest first:
+    /// [`migrate`](Self::migrate) applies whichever of them are missing.
+    #[must_use]
+    pub fn known_migrations() -> Vec<String> {
+        migration::names()
     }
 
     /// The database behind this store.
