@@ -88,7 +88,21 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A login in progress: the AuthnRequest whose answer we wait for.
+/// What a [`PendingLogin`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PendingKind {
+    /// The `Response` to an `AuthnRequest` (at the ACS).
+    #[default]
+    Login,
+    /// The `LogoutResponse` to a `LogoutRequest` (at the SLO endpoint).
+    Logout,
+}
+
+/// A login or logout in progress: the request whose answer we wait for.
+/// Its [`kind`](Self::kind) keeps the two apart, so the answer to one can
+/// never complete the other.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingLogin {
     /// The AuthnRequest ID (what InResponseTo must equal).
@@ -105,6 +119,9 @@ pub struct PendingLogin {
     pub force_authn: bool,
     /// When the request stops being answerable.
     pub expires_at: DateTime<Utc>,
+    /// Login or logout (records stored before logout existed are logins).
+    #[serde(default)]
+    pub kind: PendingKind,
 }
 
 /// Authenticated sessions.
@@ -200,6 +217,10 @@ pub struct ProviderSettings {
     pub authn_context_class_refs: Vec<String>,
     /// Tolerated clock skew in seconds (default 10).
     pub clock_skew_seconds: i64,
+    /// Require the IdP's logout messages (LogoutRequest and LogoutResponse)
+    /// to be signed (default `true`: an unsigned LogoutRequest would let
+    /// anyone end a user's sessions).
+    pub require_signed_logout: bool,
 }
 
 impl Default for ProviderSettings {
@@ -217,6 +238,7 @@ impl Default for ProviderSettings {
             name_id_format: None,
             authn_context_class_refs: Vec::new(),
             clock_skew_seconds: crate::protocol::DEFAULT_CLOCK_SKEW_SECONDS,
+            require_signed_logout: true,
         }
     }
 }

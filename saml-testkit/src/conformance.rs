@@ -189,6 +189,7 @@ pub fn sample_pending(
         issued_at: issued,
         force_authn: true,
         expires_at: expires,
+        kind: saml_core::store::PendingKind::Login,
     }
 }
 

@@ -3,7 +3,8 @@
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use bytes::Bytes;
 use chrono::Duration;
-use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, ORIGIN, SET_COOKIE};
+use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use saml_core::binding::{decode_post, parse_form};
@@ -13,23 +14,25 @@ use saml_core::protocol::{
     SAML_NS, bindings,
 };
 use saml_core::store::{
-    PendingLogin, Provider, RequestBinding, SamlUser, SessionRecord, StoreError,
+    PendingKind, PendingLogin, Provider, RequestBinding, SamlUser, SessionRecord, StoreError,
 };
 use saml_core::xml::Document;
 use saml_core::{Error, ErrorCode, Limits};
 
 use crate::BoxError;
+use crate::audit::{Audit, AuditKind, ClientAddress};
 use crate::cookie::{CookieSpec, hash_token, random_token, read};
 use crate::layer::Shared;
 use crate::reject::{Rejection, html_escape};
+use crate::slo;
 
-type Answer = Result<Response<Bytes>, Rejection>;
+pub(crate) type Answer = Result<Response<Bytes>, Rejection>;
 
-fn reject(e: &Error) -> Rejection {
+pub(crate) fn reject(e: &Error) -> Rejection {
     Rejection::from_error(e)
 }
 
-fn store(e: StoreError) -> Rejection {
+pub(crate) fn store(e: StoreError) -> Rejection {
     Rejection::from_error(&Error::from(e))
 }
 
@@ -48,7 +51,7 @@ pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-fn session_cookie(shared: &Shared) -> CookieSpec<'_> {
+pub(crate) fn session_cookie(shared: &Shared) -> CookieSpec<'_> {
     CookieSpec {
         name: &shared.session_cookie,
         path: "/",
@@ -59,7 +62,7 @@ fn session_cookie(shared: &Shared) -> CookieSpec<'_> {
 
 /// The browser-binding cookie travels with the IdP's cross-site POST to the
 /// ACS, so it must be `SameSite=None` (which browsers accept only with `Secure`).
-fn binding_cookie(shared: &Shared) -> CookieSpec<'_> {
+pub(crate) fn binding_cookie(shared: &Shared) -> CookieSpec<'_> {
     let same_site = if shared.secure_cookies { "None" } else { "Lax" };
     CookieSpec {
         name: &shared.binding_cookie,
@@ -93,7 +96,7 @@ pub(crate) async fn authenticate(
     Ok(Some(record.user))
 }
 
-fn respond(
+pub(crate) fn respond(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -109,7 +112,7 @@ fn respond(
     response
 }
 
-fn redirect(location: &str) -> Result<Response<Bytes>, Rejection> {
+pub(crate) fn redirect(location: &str) -> Result<Response<Bytes>, Rejection> {
     let mut response = respond(
         StatusCode::SEE_OTHER,
         "text/plain; charset=utf-8",
@@ -126,7 +129,7 @@ fn redirect(location: &str) -> Result<Response<Bytes>, Rejection> {
     Ok(response)
 }
 
-fn add_cookie(response: &mut Response<Bytes>, value: &str) {
+pub(crate) fn add_cookie(response: &mut Response<Bytes>, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         response.headers_mut().append(SET_COOKIE, v);
     }
@@ -139,7 +142,10 @@ where
     B::Error: Into<BoxError>,
 {
     // Take the request apart first: only `Send + Sync` parts are held across awaits.
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if let Some(address) = (shared.client_address.0)(&parts) {
+        parts.extensions.insert(ClientAddress(address));
+    }
     let json = wants_json(&parts.headers);
     let path = parts.uri.path().to_owned();
     let rest = path.get(shared.prefix.len()..).unwrap_or("");
@@ -148,21 +154,31 @@ where
         (&Method::GET, ["metadata"]) => metadata(shared, None).await,
         (&Method::GET, [provider, "metadata"]) => metadata(shared, Some(provider)).await,
         (&Method::GET, ["login"]) => login(shared, &parts).await,
-        (&Method::POST, ["acs"]) => acs(shared, &parts.headers, body, None).await,
-        (&Method::POST, [provider, "acs"]) => {
-            acs(shared, &parts.headers, body, Some(provider)).await
-        }
-        (&Method::POST, ["logout"]) => logout(shared, &parts.headers).await,
+        (&Method::POST, ["acs"]) => acs(shared, &parts, body, None).await,
+        (&Method::POST, [provider, "acs"]) => acs(shared, &parts, body, Some(provider)).await,
+        (&Method::POST, ["logout"]) => slo::logout(shared, &parts, body).await,
+        (&Method::GET, ["slo"]) => slo::slo_redirect(shared, &parts).await,
+        (&Method::POST, ["slo"]) => slo::slo_post(shared, &parts, body).await,
         _ => Err(Rejection::new(
             ErrorCode::UnknownProvider,
             StatusCode::NOT_FOUND,
             "no such SAML endpoint",
         )),
     };
-    answer.unwrap_or_else(|r| {
-        tracing::warn!(target: "saml::audit", event = "rejected", path = %path, code = r.code().as_str(), detail = r.detail());
-        r.into_response(json)
-    })
+    match answer {
+        Ok(response) => response,
+        Err(r) => {
+            tracing::warn!(target: "saml::audit", event = "rejected", path = %path, code = r.code().as_str(), detail = r.detail());
+            if segments.last() == Some(&"acs") && r.code() != ErrorCode::Replayed {
+                Audit::new(AuditKind::LoginFailed, shared.clock.now())
+                    .code(r.code().as_str())
+                    .detail(r.detail())
+                    .record(shared, &parts)
+                    .await;
+            }
+            r.into_response(json)
+        }
+    }
 }
 
 async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
@@ -177,7 +193,9 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
     // Logins ask for the shared ACS; a provider's own metadata also lists
     // its per-provider ACS (for IdP-initiated sign-in addressed to it).
     let mut md = SpMetadata::new(&shared.entity_id)
-        .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(None));
+        .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(None))
+        .single_logout_service(bindings::HTTP_REDIRECT, shared.slo_url())
+        .single_logout_service(bindings::HTTP_POST, shared.slo_url());
     if provider.is_some() {
         md = md.assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
     }
@@ -197,7 +215,7 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
     ))
 }
 
-fn unknown(name: &str) -> Rejection {
+pub(crate) fn unknown(name: &str) -> Rejection {
     Rejection::new(
         ErrorCode::UnknownProvider,
         StatusCode::NOT_FOUND,
@@ -205,7 +223,7 @@ fn unknown(name: &str) -> Rejection {
     )
 }
 
-fn query_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
     parts.uri.query().and_then(parse_form).unwrap_or_default()
 }
 
@@ -372,6 +390,7 @@ async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<Str
             issued_at: now,
             force_authn: settings.force_authn,
             expires_at: now + shared.pending_lifetime,
+            kind: PendingKind::Login,
         })
         .await
         .map_err(store)?;
@@ -413,7 +432,7 @@ async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<Str
 }
 
 /// An auto-submitting POST form, allowed by a nonce in its Content-Security-Policy.
-fn post_page(form: &saml_core::binding::PostForm) -> Answer {
+pub(crate) fn post_page(form: &saml_core::binding::PostForm) -> Answer {
     let nonce = random_token().ok_or_else(|| {
         Rejection::new(
             ErrorCode::StoreUnavailable,
@@ -437,7 +456,10 @@ fn post_page(form: &saml_core::binding::PostForm) -> Answer {
     Ok(response)
 }
 
-async fn read_form<B>(shared: &Shared, body: B) -> Result<Vec<(String, String)>, Rejection>
+pub(crate) async fn read_form<B>(
+    shared: &Shared,
+    body: B,
+) -> Result<Vec<(String, String)>, Rejection>
 where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
@@ -471,16 +493,12 @@ where
     Ok(form)
 }
 
-async fn acs<B>(
-    shared: &Shared,
-    headers: &HeaderMap,
-    body: B,
-    path_provider: Option<&str>,
-) -> Answer
+async fn acs<B>(shared: &Shared, parts: &Parts, body: B, path_provider: Option<&str>) -> Answer
 where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
+    let headers = &parts.headers;
     let now = shared.clock.now();
     let form = read_form(shared, body).await?;
     let field = |name: &str| {
@@ -548,6 +566,13 @@ where
                         "this sign-in is unknown, expired or already used; start again",
                     )
                 })?;
+            if pending.kind != PendingKind::Login {
+                return Err(Rejection::new(
+                    ErrorCode::InResponseToMismatch,
+                    StatusCode::BAD_REQUEST,
+                    "this response answers a logout, not a sign-in",
+                ));
+            }
             if pending.provider != provider.name {
                 return Err(Rejection::new(
                     ErrorCode::IssuerMismatch,
@@ -621,7 +646,13 @@ where
         .await
         .map_err(store)?
     {
-        tracing::warn!(target: "saml::audit", event = "replay", provider = %provider.name, assertion_id = %assertion.id);
+        Audit::new(AuditKind::Replay, now)
+            .provider(&provider.name)
+            .subject(&assertion.name_id.value)
+            .code(ErrorCode::Replayed.as_str())
+            .detail(format!("assertion {}", assertion.id))
+            .record(shared, parts)
+            .await;
         return Err(Rejection::new(
             ErrorCode::Replayed,
             StatusCode::BAD_REQUEST,
@@ -642,6 +673,17 @@ where
             .await
             .map_err(store)?;
     }
+    // Recorded before the session exists: an unrecorded sign-in does not happen.
+    Audit::new(AuditKind::Login, now)
+        .provider(&provider.name)
+        .subject(&user.name_id)
+        .detail(if pending.is_none() {
+            "idp_initiated"
+        } else {
+            "sp_initiated"
+        })
+        .record_or_refuse(shared, parts)
+        .await?;
     let token = random_token().ok_or_else(|| {
         Rejection::new(
             ErrorCode::StoreUnavailable,
@@ -676,36 +718,5 @@ where
         &session_cookie(shared).set(&token, Some((expires_at - now).num_seconds().max(1))),
     );
     add_cookie(&mut response, &binding_cookie(shared).clear());
-    tracing::info!(target: "saml::audit", event = "login", provider = %provider.name, name_id = %user.name_id, idp_initiated = pending.is_none());
-    Ok(response)
-}
-
-async fn logout(shared: &Shared, headers: &HeaderMap) -> Answer {
-    // CSRF: a logout must come from our own pages.
-    let same_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "same-origin");
-    let same_origin = headers
-        .get(ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|o| o == shared.base_url);
-    if !same_site && !same_origin {
-        return Err(Rejection::new(
-            ErrorCode::MalformedXml,
-            StatusCode::FORBIDDEN,
-            "cross-site logout refused",
-        ));
-    }
-    if let Some(token) = read(headers, &shared.session_cookie) {
-        shared
-            .sessions
-            .delete(&hash_token(token))
-            .await
-            .map_err(store)?;
-        tracing::info!(target: "saml::audit", event = "logout");
-    }
-    let mut response = redirect("/")?;
-    add_cookie(&mut response, &session_cookie(shared).clear());
     Ok(response)
 }

@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::Duration;
+use http::request::Parts;
 use saml_core::clock::{Clock, SystemClock};
 use saml_core::store::{
-    KeyStore, MetadataResolver, PassThroughMapper, ReplayCache, SessionStore, UserMapper,
+    AuditSink, KeyStore, MetadataResolver, PassThroughMapper, ReplayCache, SessionStore, UserMapper,
 };
 use tower_layer::Layer;
 
@@ -44,6 +45,21 @@ pub(crate) struct Shared {
     pub(crate) binding_cookie: String,
     pub(crate) max_body_bytes: usize,
     pub(crate) allowed_return_origins: Vec<String>,
+    pub(crate) audit: Option<Arc<dyn AuditSink>>,
+    pub(crate) client_address: ClientAddressFn,
+}
+
+/// How the layer finds a request's client address (for the audit log).
+#[derive(Clone)]
+pub(crate) struct ClientAddressFn(pub(crate) Arc<FindClientAddress>);
+
+/// A function from request parts to the client address.
+type FindClientAddress = dyn Fn(&Parts) -> Option<String> + Send + Sync;
+
+impl fmt::Debug for ClientAddressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientAddressFn")
+    }
 }
 
 impl Shared {
@@ -53,6 +69,13 @@ impl Shared {
             Some(p) => format!("{}{}/{p}/acs", self.base_url, self.prefix),
             None => format!("{}{}/acs", self.base_url, self.prefix),
         }
+    }
+}
+
+impl Shared {
+    /// Our single logout URL (both bindings).
+    pub(crate) fn slo_url(&self) -> String {
+        format!("{}{}/slo", self.base_url, self.prefix)
     }
 }
 
@@ -81,6 +104,8 @@ impl SamlLayer {
             idle_timeout: Duration::hours(1),
             insecure_http: false,
             allowed_return_origins: Vec::new(),
+            audit: None,
+            client_address: None,
         }
     }
 }
@@ -109,6 +134,8 @@ pub struct SamlLayerBuilder {
     idle_timeout: Duration,
     insecure_http: bool,
     allowed_return_origins: Vec<String>,
+    audit: Option<Arc<dyn AuditSink>>,
+    client_address: Option<ClientAddressFn>,
 }
 
 impl fmt::Debug for SamlLayerBuilder {
@@ -195,6 +222,28 @@ impl SamlLayerBuilder {
         self
     }
 
+    /// Where audit events go (besides the `saml::audit` tracing events):
+    /// e.g. `SqlStore` or `MemoryStore`. A sign-in is recorded before its
+    /// session is created and is refused (503) when it cannot be recorded;
+    /// refusals, replays and logouts are recorded best-effort.
+    pub fn audit_sink(mut self, sink: impl AuditSink + 'static) -> Self {
+        self.audit = Some(Arc::new(sink));
+        self
+    }
+
+    /// How to find a request's client address for the audit log. The
+    /// default reads a [`SocketAddr`](std::net::SocketAddr) from the request
+    /// extensions (put there by a server that records the peer). Behind a
+    /// reverse proxy, read the header it sets — and only the part your own
+    /// proxy wrote, since clients can send such headers too.
+    pub fn client_address(
+        mut self,
+        find: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.client_address = Some(ClientAddressFn(Arc::new(find)));
+        self
+    }
+
     /// Sends cookies without `Secure` so a plain-HTTP loopback server works
     /// in development. Refused unless `base_url` is `http://localhost` or
     /// `http://127.0.0.1`.
@@ -257,6 +306,10 @@ impl SamlLayerBuilder {
                 binding_cookie: "saml_binding".into(),
                 max_body_bytes: 2 * 1024 * 1024,
                 allowed_return_origins: self.allowed_return_origins,
+                audit: self.audit,
+                client_address: self
+                    .client_address
+                    .unwrap_or_else(|| ClientAddressFn(Arc::new(crate::audit::peer_address))),
             }),
         })
     }

@@ -26,6 +26,7 @@
 //! # Ok::<(), saml_tower::ConfigError>(())
 //! ```
 
+mod audit;
 mod body;
 mod cookie;
 mod endpoints;
@@ -34,6 +35,7 @@ mod layer;
 mod policy;
 mod reject;
 mod service;
+mod slo;
 
 #[cfg(feature = "axum")]
 mod axum;
