@@ -11,6 +11,9 @@
 //! - [`StaticKeyStore`]: the SP's fixed [`SpKeys`].
 //! - [`PassThroughMapper`], re-exported from `saml-core`: the default
 //!   [`UserMapper`](saml_core::store::UserMapper).
+//! - [`MemoryStore`] is also an [`AuditSink`]: it keeps the most recent
+//!   [`DEFAULT_MAX_AUDIT_EVENTS`] audit events (a ring buffer; older ones
+//!   are dropped), readable with [`MemoryStore::recent_audit_events`].
 //!
 //! Memory stays bounded. Expired entries are filtered on read, dropped by
 //! `purge_expired`, and purged lazily every [`MemoryStore::with_purge_every`]
@@ -45,7 +48,7 @@
 //!
 //! This crate passes the shared conformance suite in `saml-testkit`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -53,8 +56,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 pub use saml_core::store::PassThroughMapper;
 use saml_core::store::{
-    KeyStore, MetadataResolver, PendingLogin, Provider, ReplayCache, SessionRecord, SessionStore,
-    SpKeys, StoreError,
+    AuditEvent, AuditSink, KeyStore, MetadataResolver, PendingLogin, Provider, ReplayCache,
+    SessionRecord, SessionStore, SpKeys, StoreError,
 };
 use std::sync::{Mutex, PoisonError};
 
@@ -64,6 +67,8 @@ pub const DEFAULT_MAX_PENDING: usize = 10_000;
 pub const DEFAULT_MAX_REPLAY_ENTRIES: usize = 100_000;
 /// Default cap on sessions ([`MemoryStore::with_max_sessions`]).
 pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
+/// Default number of audit events kept ([`MemoryStore::with_max_audit_events`]).
+pub const DEFAULT_MAX_AUDIT_EVENTS: usize = 1_000;
 /// Default number of writes between lazy purges ([`MemoryStore::with_purge_every`]).
 pub const DEFAULT_PURGE_EVERY: u64 = 1_000;
 
@@ -90,6 +95,7 @@ struct Limits {
     max_pending: usize,
     max_replay: usize,
     max_sessions: usize,
+    max_audit: usize,
     purge_every: u64,
 }
 
@@ -99,6 +105,7 @@ impl Default for Limits {
             max_pending: DEFAULT_MAX_PENDING,
             max_replay: DEFAULT_MAX_REPLAY_ENTRIES,
             max_sessions: DEFAULT_MAX_SESSIONS,
+            max_audit: DEFAULT_MAX_AUDIT_EVENTS,
             purge_every: DEFAULT_PURGE_EVERY,
         }
     }
@@ -110,6 +117,8 @@ struct State {
     /// Replay key to the instant it may be forgotten.
     replay: HashMap<String, DateTime<Utc>>,
     pending: HashMap<String, PendingLogin>,
+    /// The most recent audit events, oldest at the front.
+    audit: VecDeque<AuditEvent>,
     writes_since_purge: u64,
 }
 
@@ -124,6 +133,8 @@ pub struct MemoryStats {
     pub replay_entries: usize,
     /// Pending logins.
     pub pending: usize,
+    /// Audit events kept.
+    pub audit_events: usize,
 }
 
 fn count(removed: usize) -> u64 {
@@ -198,6 +209,22 @@ impl MemoryStore {
         self
     }
 
+    /// Keeps at most `max` audit events (default
+    /// [`DEFAULT_MAX_AUDIT_EVENTS`]): recording one more drops the oldest.
+    /// 0 keeps none.
+    #[must_use]
+    pub fn with_max_audit_events(mut self, max: usize) -> Self {
+        self.limits.max_audit = max;
+        self
+    }
+
+    /// The audit events kept, newest first (at most the cap set with
+    /// [`with_max_audit_events`](Self::with_max_audit_events)).
+    pub async fn recent_audit_events(&self) -> Vec<AuditEvent> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.audit.iter().rev().cloned().collect()
+    }
+
     /// Purges expired entries lazily after this many writes (default
     /// [`DEFAULT_PURGE_EVERY`]; 0 counts as 1, a purge on every write).
     #[must_use]
@@ -213,6 +240,7 @@ impl MemoryStore {
             sessions: state.sessions.len(),
             replay_entries: state.replay.len(),
             pending: state.pending.len(),
+            audit_events: state.audit.len(),
         }
     }
 }
@@ -224,6 +252,7 @@ impl fmt::Debug for MemoryStore {
             .field("max_sessions", &self.limits.max_sessions)
             .field("max_replay_entries", &self.limits.max_replay)
             .field("max_pending", &self.limits.max_pending)
+            .field("max_audit_events", &self.limits.max_audit)
             .field("purge_every", &self.limits.purge_every)
             .finish_non_exhaustive()
     }
@@ -377,6 +406,21 @@ impl ReplayCache for MemoryStore {
         let replay = state.purge_replay(now);
         let pending = state.purge_pending(now);
         Ok(replay.saturating_add(pending))
+    }
+}
+
+#[async_trait]
+impl AuditSink for MemoryStore {
+    async fn record(&self, event: AuditEvent) -> Result<(), StoreError> {
+        let mut state = self.state.lock().map_err(|_| poisoned())?;
+        if self.limits.max_audit == 0 {
+            return Ok(());
+        }
+        while state.audit.len() >= self.limits.max_audit {
+            state.audit.pop_front();
+        }
+        state.audit.push_back(event);
+        Ok(())
     }
 }
 
