@@ -15,23 +15,22 @@
 //! `--idp NAME=METADATA_FILE` (`SAML_IDP`, comma-separated), and
 //! `--allow-idp-initiated`. Routes: `/` (signed-in users only), `/me` (the
 //! signed-in user as JSON, or 401), the SAML endpoints under `/saml`, and
-//! the development IdP under `/dev-idp`.
+//! the development IdP under `/dev-idp` (saml-testkit's `DevIdpService`,
+//! shared by every example).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use clap::Parser;
 use saml_core::clock::SystemClock;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
 use saml_core::store::{Provider, ProviderSettings, ReplayCache, SessionStore};
 use saml_store_memory::{MemoryStore, StaticMetadataResolver};
 use saml_store_sql::SqlStore;
-use saml_testkit::dev_idp::{DevIdp, DevIdpConfig};
+use saml_testkit::dev_idp::DevIdpService;
 use saml_tower::{RequireLoginLayer, SamlLayer, SignedIn};
 
 /// Command-line flags.
@@ -61,12 +60,6 @@ struct Args {
     /// Accept IdP-initiated (unsolicited) sign-in.
     #[arg(long, env = "SAML_ALLOW_IDP_INITIATED")]
     allow_idp_initiated: bool,
-}
-
-/// State of the development IdP routes.
-#[derive(Clone)]
-struct DevState {
-    idp: Arc<DevIdp>,
 }
 
 fn fail(message: impl std::fmt::Display) -> ! {
@@ -110,12 +103,9 @@ fn extra_provider(spec: &str, allow_idp_initiated: bool) -> Provider {
 
 /// Builds the application: routes, the development IdP and the SAML layer.
 async fn app(args: &Args, base_url: &str) -> Router {
-    let idp = DevIdp::new(DevIdpConfig::new(
-        format!("{base_url}/dev-idp/metadata"),
-        format!("{base_url}/dev-idp/sso"),
-    ))
-    .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
-    let dev_metadata = IdpMetadata::parse(&idp.metadata_xml(), &MetadataOptions::new())
+    let dev = DevIdpService::for_base_url(base_url)
+        .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
+    let dev_metadata = IdpMetadata::parse(&dev.idp().metadata_xml(), &MetadataOptions::new())
         .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
     let mut providers = vec![provider(
         "dev",
@@ -146,18 +136,12 @@ async fn app(args: &Args, base_url: &str) -> Router {
     }
     let saml = builder.build().unwrap_or_else(|e| fail(e));
 
-    let dev = DevState { idp: Arc::new(idp) };
-    let dev_routes = Router::new()
-        .route("/dev-idp/metadata", get(dev_metadata_xml))
-        .route("/dev-idp/sso", get(dev_sso))
-        .route("/dev-idp/login", post(dev_login))
-        .with_state(dev);
-
     Router::new()
         .route("/", get(home))
         .route_layer(RequireLoginLayer::new())
         .route("/me", get(me))
-        .merge(dev_routes)
+        // The development IdP's routes, matched on the full path.
+        .route_service("/dev-idp/{*rest}", dev)
         .layer(saml)
 }
 
@@ -209,48 +193,6 @@ async fn me(user: Option<SignedIn>) -> Response {
             axum::Json(serde_json::json!({"error": "unauthenticated"})),
         )
             .into_response(),
-    }
-}
-
-async fn dev_metadata_xml(State(dev): State<DevState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        dev.idp.metadata_xml(),
-    )
-        .into_response()
-}
-
-fn bad_request(e: &saml_core::Error) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        format!("development IdP: {}: {}", e.code(), e.detail()),
-    )
-        .into_response()
-}
-
-async fn dev_sso(State(dev): State<DevState>, RawQuery(query): RawQuery) -> Response {
-    match dev.idp.begin(query.as_deref().unwrap_or(""), &SystemClock) {
-        Ok(prompt) => Html(prompt.html("/dev-idp/login")).into_response(),
-        Err(e) => bad_request(&e),
-    }
-}
-
-async fn dev_login(State(dev): State<DevState>, body: String) -> Response {
-    match dev.idp.respond(&body, &SystemClock) {
-        Ok(form) => {
-            // Auto-submit with a per-response nonce allowed by the CSP.
-            let nonce = saml_core::protocol::generate_id().unwrap_or_else(|_| "n".into());
-            let mut response = Html(form.html_with_nonce(&nonce)).into_response();
-            if let Ok(csp) = HeaderValue::from_str(&format!(
-                "script-src 'nonce-{nonce}'; default-src 'none'; form-action *; style-src 'unsafe-inline'"
-            )) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_SECURITY_POLICY, csp);
-            }
-            response
-        }
-        Err(e) => bad_request(&e),
     }
 }
 

@@ -35,6 +35,10 @@ fn full_sign_in_through_the_development_idp() {
     let out = Command::new(python)
         .arg(&script)
         .arg(format!("http://{addr}"))
+        // The axum example's home page also names the provider and offers
+        // a sign-out button.
+        .args(["--home-contains", "Signed in through <b>dev</b>"])
+        .args(["--home-contains", "action=\"/saml/logout\"", "--expect-slo"])
         .output()
         .unwrap();
     let _ = server.kill();

@@ -49,7 +49,7 @@ fn full_sign_in_through_the_development_idp() {
     let out = Command::new(python)
         .arg(&script)
         .arg(format!("http://{addr}"))
-        .args(["--home-contains", "action=\"/saml/logout\""])
+        .args(["--home-contains", "action=\"/saml/logout\"", "--expect-slo"])
         .output()
         .unwrap();
     assert!(
