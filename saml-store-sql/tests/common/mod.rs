@@ -92,3 +92,112 @@ pub(crate) async fn two_nodes(server: Server) -> (SqlStore, SqlStore) {
     let b = SqlStore::connect(&url).await.expect("node B");
     (a, b)
 }
+
+/// Connects to `url` without migrating (to build old-style databases).
+pub(crate) async fn raw(url: &str) -> sea_orm::DatabaseConnection {
+    let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    options.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options.max_connections(1).min_connections(1);
+    }
+    Database::connect(options).await.expect("connect")
+}
+
+/// The names of the indexes in the store's namespace.
+pub(crate) async fn index_names(store: &SqlStore) -> std::collections::BTreeSet<String> {
+    use sea_orm::{DatabaseBackend, Statement};
+    let backend = store.backend();
+    let sql = match backend {
+        DatabaseBackend::Sqlite => {
+            "SELECT name AS n FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
+        }
+        DatabaseBackend::Postgres => {
+            "SELECT indexname::text AS n FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'idx_%'"
+        }
+        _ => {
+            "SELECT DISTINCT index_name AS n FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name LIKE 'idx_%'"
+        }
+    };
+    store
+        .connection()
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("list indexes")
+        .iter()
+        .map(|row| row.try_get::<String>("", "n").expect("index name"))
+        .collect()
+}
+
+/// The names of the tables in the store's namespace.
+pub(crate) async fn table_names(store: &SqlStore) -> std::collections::BTreeSet<String> {
+    use sea_orm::{DatabaseBackend, Statement};
+    let backend = store.backend();
+    let sql = match backend {
+        DatabaseBackend::Sqlite => "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        DatabaseBackend::Postgres => {
+            "SELECT tablename::text AS n FROM pg_tables WHERE schemaname = current_schema()"
+        }
+        _ => {
+            "SELECT table_name AS n FROM information_schema.tables WHERE table_schema = DATABASE()"
+        }
+    };
+    store
+        .connection()
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("list tables")
+        .iter()
+        .map(|row| row.try_get::<String>("", "n").expect("table name"))
+        .collect()
+}
+
+/// A validated assertion from the development IdP (for `UserMapper` calls;
+/// the mappers under test mostly look at what an inner mapper returns).
+pub(crate) fn sample_assertion() -> saml_core::protocol::Assertion {
+    use saml_core::clock::{FixedClock, parse_datetime};
+    use saml_core::crypto::Certificate;
+    use saml_core::protocol::{Expectation, ResponseValidator};
+    use saml_testkit::dev_idp::{DevIdp, DevIdpConfig, ResponseParams};
+    static ONE: std::sync::OnceLock<saml_core::protocol::Assertion> = std::sync::OnceLock::new();
+    ONE.get_or_init(|| {
+        const SP: &str = "https://sp.example.test/saml/metadata";
+        const ACS: &str = "https://sp.example.test/saml/acs";
+        let idp = DevIdp::new(DevIdpConfig::new(
+            "https://idp.example.test/metadata",
+            "https://idp.example.test/sso",
+        ))
+        .expect("dev IdP");
+        let clock = FixedClock(parse_datetime("2026-01-01T12:00:00Z").expect("time"));
+        let params = ResponseParams::new(ACS, SP).answering("_request-1");
+        let user = idp.user("alice@example.com").expect("alice");
+        let xml = idp.issue_response(user, &params, &clock).expect("response");
+        let cert = Certificate::from_pem(&idp.certificate_pem())
+            .expect("certificate")
+            .remove(0);
+        ResponseValidator::new(idp.entity_id(), vec![cert.public_key().clone()], SP, ACS)
+            .validate_xml(
+                &xml,
+                &Expectation {
+                    in_response_to: Some("_request-1"),
+                    force_authn_since: None,
+                },
+                &clock,
+            )
+            .expect("a valid assertion")
+    })
+    .clone()
+}
+
+/// A provider named `name` (metadata is not looked at by the stores).
+pub(crate) fn provider(name: &str) -> saml_core::store::Provider {
+    saml_core::store::Provider {
+        name: name.to_owned(),
+        metadata: saml_core::metadata::IdpMetadata::from_parts(
+            "https://idp.example.test/metadata",
+            vec![],
+            vec![],
+            vec![],
+        ),
+        settings: saml_core::store::ProviderSettings::default(),
+    }
+}

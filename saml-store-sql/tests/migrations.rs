@@ -1,0 +1,236 @@
+//! Versioned migrations on every database: from an empty namespace, from a
+//! database made by the old unversioned `migrate` (tables, rows, no
+//! `saml_migrations`), several nodes migrating at once, and a database
+//! migrated by a newer release.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use saml_core::store::{ReplayCache, SessionStore, StoreError};
+use saml_store_sql::SqlStore;
+use saml_testkit::conformance::{at, sample_pending, sample_session, sample_user};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
+
+use common::{Server, fresh_url, index_names, raw, table_names};
+
+/// What the unversioned `migrate` of earlier releases ran.
+fn old_migrate_sql(backend: DatabaseBackend) -> [&'static str; 3] {
+    match backend {
+        DatabaseBackend::Sqlite => [
+            r#"CREATE TABLE IF NOT EXISTS "saml_session" ( "key_hash" varchar NOT NULL PRIMARY KEY, "subject_hash" varchar NOT NULL, "session_index_hash" varchar, "record" text NOT NULL, "last_seen" integer NOT NULL, "expires_at" integer NOT NULL )"#,
+            r#"CREATE TABLE IF NOT EXISTS "saml_replay" ( "key_hash" varchar NOT NULL PRIMARY KEY, "expires_at" integer NOT NULL )"#,
+            r#"CREATE TABLE IF NOT EXISTS "saml_pending" ( "key_hash" varchar NOT NULL PRIMARY KEY, "record" text NOT NULL, "expires_at" integer NOT NULL )"#,
+        ],
+        DatabaseBackend::Postgres => [
+            r#"CREATE TABLE IF NOT EXISTS "saml_session" ( "key_hash" varchar NOT NULL PRIMARY KEY, "subject_hash" varchar NOT NULL, "session_index_hash" varchar, "record" text NOT NULL, "last_seen" bigint NOT NULL, "expires_at" bigint NOT NULL )"#,
+            r#"CREATE TABLE IF NOT EXISTS "saml_replay" ( "key_hash" varchar NOT NULL PRIMARY KEY, "expires_at" bigint NOT NULL )"#,
+            r#"CREATE TABLE IF NOT EXISTS "saml_pending" ( "key_hash" varchar NOT NULL PRIMARY KEY, "record" text NOT NULL, "expires_at" bigint NOT NULL )"#,
+        ],
+        _ => [
+            "CREATE TABLE IF NOT EXISTS `saml_session` ( `key_hash` varchar(255) NOT NULL PRIMARY KEY, `subject_hash` varchar(255) NOT NULL, `session_index_hash` varchar(255), `record` text NOT NULL, `last_seen` bigint NOT NULL, `expires_at` bigint NOT NULL )",
+            "CREATE TABLE IF NOT EXISTS `saml_replay` ( `key_hash` varchar(255) NOT NULL PRIMARY KEY, `expires_at` bigint NOT NULL )",
+            "CREATE TABLE IF NOT EXISTS `saml_pending` ( `key_hash` varchar(255) NOT NULL PRIMARY KEY, `record` text NOT NULL, `expires_at` bigint NOT NULL )",
+        ],
+    }
+}
+
+fn expected_tables() -> BTreeSet<String> {
+    [
+        "saml_audit",
+        "saml_migrations",
+        "saml_pending",
+        "saml_replay",
+        "saml_session",
+        "saml_user",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn expected_indexes() -> BTreeSet<String> {
+    [
+        "idx_saml_audit_at",
+        "idx_saml_audit_kind_at",
+        "idx_saml_audit_provider_at",
+        "idx_saml_pending_expires_at",
+        "idx_saml_replay_expires_at",
+        "idx_saml_session_expires_at",
+        "idx_saml_session_subject_hash",
+        "idx_saml_user_provider",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+/// Everything a fully migrated namespace has, and nothing of sea-orm's own
+/// history table.
+async fn assert_fully_migrated(store: &SqlStore) {
+    assert_eq!(
+        store.applied_migrations().await.expect("applied"),
+        SqlStore::known_migrations()
+    );
+    let tables = table_names(store).await;
+    assert!(!tables.contains("seaql_migrations"), "{tables:?}");
+    assert_eq!(tables, expected_tables());
+    assert_eq!(index_names(store).await, expected_indexes());
+}
+
+/// A namespace with the old tables (and some rows in them), not migrated.
+async fn old_style(server: Server) -> String {
+    let url = fresh_url(server).await;
+    let db = raw(&url).await;
+    for sql in old_migrate_sql(db.get_database_backend()) {
+        db.execute_unprepared(sql).await.expect("old CREATE TABLE");
+    }
+    // The old store wrote these rows through the same tables.
+    let old = SqlStore::from_connection(db);
+    assert!(old.applied_migrations().await.expect("none").is_empty());
+    old.create(sample_session(
+        "sid-old",
+        sample_user("okta", "alice@example.com", Some("idx-1")),
+        at(0),
+        at(3600),
+    ))
+    .await
+    .expect("old session");
+    assert!(
+        old.insert_once("assertion-old", at(3600), at(0))
+            .await
+            .expect("old replay")
+    );
+    old.save_pending(sample_pending("request-old", at(0), at(300)))
+        .await
+        .expect("old pending");
+    old.connection().clone().close().await.expect("close");
+    url
+}
+
+async fn from_empty(server: Server) {
+    let url = fresh_url(server).await;
+    let store = SqlStore::connect(&url).await.expect("connect migrates");
+    assert_fully_migrated(&store).await;
+    // Idempotent: again and again, nothing changes.
+    store.migrate().await.expect("second run");
+    store.migrate().await.expect("third run");
+    assert_fully_migrated(&store).await;
+}
+
+async fn from_old_style(server: Server) {
+    let url = old_style(server).await;
+    let store = SqlStore::connect(&url).await.expect("upgrade");
+    assert_fully_migrated(&store).await;
+    // The old rows survived and still mean the same.
+    assert!(store.load("sid-old", at(10)).await.expect("load").is_some());
+    assert!(
+        !store
+            .insert_once("assertion-old", at(3600), at(10))
+            .await
+            .expect("replay")
+    );
+    assert!(
+        store
+            .take_pending("request-old", at(10))
+            .await
+            .expect("take")
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .delete_by_subject("okta", "alice@example.com", Some("idx-1"))
+            .await
+            .expect("delete by subject"),
+        1
+    );
+    // And the new tables work.
+    store
+        .users()
+        .add(saml_store_sql::NewUser::new("okta", "alice"), at(0))
+        .await
+        .expect("user");
+}
+
+/// Several nodes start at once: every `connect` succeeds and each migration
+/// is applied (and recorded) once.
+async fn concurrently(server: Server, url: String) {
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move { SqlStore::connect(&url).await }));
+    }
+    let mut stores = Vec::new();
+    for task in tasks {
+        stores.push(
+            task.await
+                .expect("task")
+                .expect("every node migrates or waits"),
+        );
+    }
+    for store in &stores {
+        assert_fully_migrated(store).await;
+    }
+    let _ = server;
+}
+
+async fn newer_database_is_refused(server: Server) {
+    let url = fresh_url(server).await;
+    let store = SqlStore::connect(&url).await.expect("connect");
+    store
+        .connection()
+        .execute_unprepared(
+            "INSERT INTO saml_migrations (version, applied_at) VALUES ('m20991231_000001_from_a_newer_release', 0)",
+        )
+        .await
+        .expect("insert");
+    let err = store.migrate().await.expect_err("unknown migration");
+    assert!(
+        matches!(&err, StoreError::Unavailable(m) if m.contains("m20991231_000001_from_a_newer_release")),
+        "{err:?}"
+    );
+}
+
+macro_rules! on_every_server {
+    ($($server:ident),*) => {$(
+        #[allow(non_snake_case)]
+        mod $server {
+            use super::*;
+
+            #[tokio::test]
+            async fn migrates_an_empty_database() {
+                from_empty(Server::$server).await;
+            }
+
+            #[tokio::test]
+            async fn adopts_a_database_of_the_unversioned_migrate() {
+                from_old_style(Server::$server).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn nodes_migrating_at_once_from_empty() {
+                concurrently(Server::$server, fresh_url(Server::$server).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn nodes_migrating_at_once_from_the_old_schema() {
+                concurrently(Server::$server, old_style(Server::$server).await).await;
+            }
+
+            #[tokio::test]
+            async fn refuses_a_database_of_a_newer_release() {
+                newer_database_is_refused(Server::$server).await;
+            }
+        }
+    )*};
+}
+
+on_every_server!(Postgres, Mysql, Sqlite);
+
+#[tokio::test]
+async fn sqlite_in_memory_is_migrated_too() {
+    let store = SqlStore::connect("sqlite::memory:").await.expect("memory");
+    assert_fully_migrated(&store).await;
+}
