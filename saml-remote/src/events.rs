@@ -10,8 +10,12 @@
 //! | `metadata_expired` | error | a copy's `validUntil` passed: lookups are refused with `expired` |
 //! | `entity_missing` | warn | a configured entity is not in the fetched document |
 //! | `entity_not_found` | debug | MDQ answered 404 (cached as a negative result) |
+//! | `entity_ambiguous` | error | an entity ID appears twice in one document: both copies are refused |
 //! | `key_added` / `key_removed` | warn | an IdP's signing certificates changed at refresh (rollover) |
 //! | `certificate_expiring` / `certificate_expired` | warn | an IdP signing certificate ends within the warning lead time, or has ended |
+//! | `source_unavailable` | error | a source (or MDQ entity) is left out of `providers()` because it cannot answer |
+//! | `archive_failed` / `archived_copy_refused` | warn / error | the archive could not be written or read, or its copy failed today's checks |
+//! | `cache_evicted` | debug | the MDQ cache was full and dropped its least recently used entity |
 //!
 //! Fields: `url`, `entity_id`, `code` (the stable error code), `error`,
 //! `fingerprint` (SHA-256 of the certificate, hex), `subject`, `not_after`.

@@ -347,7 +347,13 @@ impl MdqResolver {
     /// The cache entry of `entity_id`, created if allowed; `None` when this
     /// resolver does not resolve that entity.
     fn entry(&self, entity_id: &str) -> Option<Arc<Entry>> {
-        if entity_id.is_empty() || entity_id.len() > MAX_ENTITY_ID {
+        // "." and ".." would be dot-segments in the request path, which URL
+        // normalisation removes: they are not entity IDs anyway.
+        if entity_id.is_empty()
+            || entity_id.len() > MAX_ENTITY_ID
+            || entity_id == "."
+            || entity_id == ".."
+        {
             return None;
         }
         let now = self.inner.env.clock.now().timestamp();

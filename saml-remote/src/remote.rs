@@ -243,7 +243,12 @@ impl Loader for SourceLoader {
                     metadata: idp,
                     settings: (*settings).clone(),
                 });
-            } else if let Some(settings) = &self.source.all {
+            } else if let Some(settings) = &self.source.all
+                && id != "."
+                && id != ".."
+            {
+                // (A generated name "." or ".." would be a dot-segment in
+                // the layer's paths.)
                 catalog.push(Provider {
                     name: provider_name_for(&id),
                     settings: settings_for(settings, &id),

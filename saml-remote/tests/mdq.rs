@@ -135,6 +135,10 @@ async fn a_miss_is_cached_briefly() {
             .unwrap()
             .is_none()
     );
+    for dots in [".", ".."] {
+        assert!(mdq.provider_by_entity_id(dots).await.unwrap().is_none());
+        assert!(mdq.provider(dots).await.unwrap().is_none());
+    }
     assert!(mdq.provider("%FF%FE").await.unwrap().is_none());
     assert!(mdq.provider("not%2fcanonical").await.unwrap().is_none());
     assert_eq!(client.total_calls(), before);
