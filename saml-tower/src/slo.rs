@@ -398,8 +398,17 @@ async fn idp_initiated(
         // An IdP without an SLO endpoint cannot take an answer: say it here.
         None => signed_out_page(),
     };
-    // This browser is the user's: its session cookie goes too.
-    add_cookie(&mut response, &session_cookie(shared).clear());
+    // Clear this browser's cookie when its session is among those ended.
+    if let Some(token) = read(&parts.headers, &shared.session_cookie) {
+        let alive = shared
+            .sessions
+            .load(&hash_token(token), now)
+            .await
+            .map_err(store)?;
+        if alive.is_none() {
+            add_cookie(&mut response, &session_cookie(shared).clear());
+        }
+    }
     Ok(response)
 }
 

@@ -20,7 +20,16 @@ unexpected answer):
      unsolicited_response, no session;
   5. (SP2) the same kind of unsolicited Response is accepted where IdP-initiated
      sign-in is on, lands on its RelayState, and a replay of it is refused as
-     `replayed`.
+     `replayed`;
+  6. IdP-initiated Single Logout: pysaml2 sends a signed LogoutRequest
+     (HTTP-Redirect) to /saml/slo; the SP ends the session and answers a
+     LogoutResponse that pysaml2 parses as Success; /me is 401;
+  7. SP-initiated Single Logout: POST /saml/logout sends a LogoutRequest to
+     pysaml2, which ends its own session and answers a signed LogoutResponse;
+     the SP finishes at /; the old session cookie no longer works, and the IdP
+     session is gone;
+  8. a pysaml2 LogoutRequest whose query signature was tampered with is
+     refused (signature_invalid) and the session stays.
 """
 import base64
 import html
@@ -131,6 +140,17 @@ def unsolicited(idp, sp_entity, relay_state):
     return post_form(page)
 
 
+def sign_in(browser, sp, idp):
+    """A plain SP-initiated login (the checks are in main's first steps)."""
+    s, h, body, _ = browser.go(sp + "/saml/login?idp=py")
+    assert s == 303, (s, h, body[:300])
+    s, h, page, _ = browser.go(h["location"])
+    assert s == 200, (s, page[:500])
+    action, fields = post_form(page)
+    s, h, body, cookies = browser.go(action, urllib.parse.urlencode(fields).encode(), FORM)
+    assert s == 303 and session_set(cookies), (s, h, body[:500])
+
+
 def main():
     sp, idp = sys.argv[1].rstrip("/"), sys.argv[2].rstrip("/")
     sp2 = sys.argv[3].rstrip("/") if len(sys.argv) > 3 else None
@@ -187,6 +207,62 @@ def main():
     s, code = refused(sp, action, fields)
     assert s == 400 and code == "unsolicited_response", (s, code)
     print("unsolicited refused:", s, code)
+
+    step("IdP-initiated logout: pysaml2 asks the SP to end the session")
+    old = browser.cookie("saml_session").value
+    s, h, body, _ = browser.go(idp + "/logout-initiate?" + urllib.parse.urlencode({"sp": sp + "/saml/metadata"}))
+    assert s == 303 and h["location"].startswith(sp + "/saml/slo?SAMLRequest="), (s, h, body[:300])
+    assert "&Signature=" in h["location"], h["location"]
+    s, h, body, cookies = browser.go(h["location"])
+    assert s == 303 and h["location"].startswith(idp + "/slo/redirect?SAMLResponse="), (s, h, body[:300])
+    assert any(c.startswith("saml_session=;") for c in cookies), cookies
+    s, h, body, _ = browser.go(h["location"])
+    assert s == 200 and "logged out" in body, (s, body[:300])
+    s, _, body, _ = browser.go(sp + "/me")
+    assert s == 401, (s, body)
+    s, _, _, _ = browser.go(idp + "/session")
+    assert s == 404, s
+    # Ended in the store (by NameID and SessionIndex), not only in this browser.
+    s, _, body, _ = Browser().go(sp + "/me", headers={"Cookie": "saml_session=" + old})
+    assert s == 401, (s, body)
+    print("IdP-initiated logout ok")
+
+    step("SP-initiated logout: the SP asks pysaml2, which ends its session too")
+    browser = Browser()
+    sign_in(browser, sp, idp)
+    old = browser.cookie("saml_session").value
+    s, _, _, _ = browser.go(idp + "/session")
+    assert s == 200, s
+    s, h, body, _ = browser.go(sp + "/saml/logout", b"", dict(FORM, Origin=sp))
+    assert s == 303 and h["location"].startswith(idp + "/slo/redirect?SAMLRequest="), (s, h, body[:300])
+    s, h, body, _ = browser.go(h["location"])
+    assert s == 303 and h["location"].startswith(sp + "/saml/slo?SAMLResponse="), (s, h, body[:300])
+    assert "&Signature=" in h["location"], h["location"]
+    s, h, body, _ = browser.go(h["location"])
+    assert s == 303 and h["location"] == "/", (s, h, body[:300])
+    s, _, body, _ = browser.go(sp + "/me")
+    assert s == 401, (s, body)
+    s, _, body, _ = Browser().go(sp + "/me", headers={"Cookie": "saml_session=" + old})
+    assert s == 401, (s, body)
+    s, _, _, _ = browser.go(idp + "/session")
+    assert s == 404, "the IdP session survived the logout"
+    print("SP-initiated logout ok")
+
+    step("a LogoutRequest with a tampered signature is refused")
+    browser = Browser()
+    sign_in(browser, sp, idp)
+    s, h, body, _ = browser.go(idp + "/logout-initiate?" + urllib.parse.urlencode({"sp": sp + "/saml/metadata"}))
+    assert s == 303, (s, body[:300])
+    location = h["location"]
+    head, sig = location.split("&Signature=")
+    raw = bytearray(base64.b64decode(urllib.parse.unquote(sig)))
+    raw[10] ^= 0x01
+    tampered = head + "&Signature=" + urllib.parse.quote(base64.b64encode(bytes(raw)).decode(), safe="")
+    s, h, body, _ = browser.go(tampered, headers={"Accept": "application/json"})
+    assert s == 400 and json.loads(body)["error"] == "signature_invalid", (s, body[:300])
+    s, _, body, _ = browser.go(sp + "/me")
+    assert s == 200 and json.loads(body)["name_id"] == NAME_ID, (s, body)
+    print("tampered LogoutRequest refused")
 
     if sp2:
         step("control: the same kind of Response is accepted where IdP-initiated sign-in is on")

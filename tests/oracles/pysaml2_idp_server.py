@@ -16,6 +16,16 @@ Routes:
                          the test user, answer with the POST form
   GET  /idp-initiated    ?sp=ENTITY_ID[&RelayState=...]: an unsolicited Response
                          (no InResponseTo) for that SP, as a POST form
+  GET  /session          200 "active" while this browser has an IdP session (the
+                         `idp_session` cookie set at sign-in), else 404
+  GET  /slo/redirect     SAMLRequest: an SP's LogoutRequest (pysaml2 parses it
+                         and checks its signature, if any); the IdP session ends
+                         and a signed LogoutResponse goes back (303, HTTP-Redirect).
+                         SAMLResponse: the SP's answer to our LogoutRequest,
+                         parsed and signature-checked by pysaml2 -> "logged out"
+  GET  /logout-initiate  ?sp=ENTITY_ID: an IdP-initiated LogoutRequest for the
+                         test user and this browser's session, signed on the
+                         HTTP-Redirect binding (303 to the SP's SLO endpoint)
 
 Usage:
   pysaml2_idp_server.py [--port 0] [--metadata-out FILE] [--sp-metadata FILE]
@@ -28,7 +38,10 @@ library and pysaml2.
 
 import argparse
 import datetime
+import http.cookies
 import os
+import re
+import secrets
 import sys
 import tempfile
 import threading
@@ -68,6 +81,7 @@ def build_config(base, fixtures, tmp, sp_metadata):
                 "name": "pysaml2 test IdP",
                 "endpoints": {
                     "single_sign_on_service": [(base + "/sso/redirect", BINDING_HTTP_REDIRECT)],
+                    "single_logout_service": [(base + "/slo/redirect", BINDING_HTTP_REDIRECT)],
                 },
                 "want_authn_requests_signed": False,
                 "policy": {
@@ -96,6 +110,8 @@ class Idp:
         self.tmp = tmp
         self.sign_response = sign_response
         self.sp_metadata = []
+        # IdP sessions: cookie value -> the SessionIndex given at sign-in.
+        self.sessions = {}
         self.lock = threading.Lock()
         self.rebuild()
 
@@ -113,6 +129,7 @@ class Idp:
             self.rebuild()
 
     def response_form(self, in_response_to, destination, sp_entity_id, relay_state):
+        """The POST form, and the SessionIndex pysaml2 chose for the assertion."""
         name_id = NameID(format=NAME_ID_FORMAT, text=NAME_ID_VALUE)
         now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
         response = self.server.create_authn_response(
@@ -140,9 +157,11 @@ class Idp:
             sign=False,
             sigalg=SIG_RSA_SHA256,
         )
-        return http_args["data"]
+        session_index = re.search(r'SessionIndex="([^"]+)"', str(response))
+        return http_args["data"], session_index.group(1) if session_index else None
 
     def sso_redirect(self, query):
+        """Signs the user in: returns the POST form and the new IdP session cookie."""
         saml_request = query.get("SAMLRequest")
         if not saml_request:
             raise ValueError("no SAMLRequest")
@@ -151,12 +170,80 @@ class Idp:
             if req is None:
                 raise ValueError("pysaml2 could not parse the AuthnRequest")
             args = self.server.response_args(req.message, [BINDING_HTTP_POST])
-            return self.response_form(
+            form, session_index = self.response_form(
                 args["in_response_to"],
                 args["destination"],
                 args["sp_entity_id"],
                 query.get("RelayState", ""),
             )
+            if not session_index:
+                raise ValueError("pysaml2 gave the assertion no SessionIndex")
+            cookie = secrets.token_urlsafe(16)
+            self.sessions[cookie] = session_index
+            return form, cookie
+
+    def slo(self, query, cookie):
+        """The SP's LogoutRequest (-> redirect URL of our answer) or LogoutResponse (-> None)."""
+        with self.lock:
+            if "SAMLRequest" in query:
+                req = self.server.parse_logout_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT)
+                if req is None:
+                    raise ValueError("pysaml2 could not parse the LogoutRequest")
+                if req.message.name_id.text != NAME_ID_VALUE:
+                    raise ValueError("LogoutRequest for an unknown NameID " + req.message.name_id.text)
+                if cookie in self.sessions:
+                    del self.sessions[cookie]
+                response = self.server.create_logout_response(req.message, [BINDING_HTTP_REDIRECT])
+                http_args = self.server.apply_binding(
+                    BINDING_HTTP_REDIRECT,
+                    str(response),
+                    response.destination,
+                    query.get("RelayState", ""),
+                    response=True,
+                    sign=True,
+                    sigalg=SIG_RSA_SHA256,
+                )
+                return dict(http_args["headers"])["Location"]
+            if "SAMLResponse" in query:
+                resp = self.server.parse_logout_request_response(query["SAMLResponse"], BINDING_HTTP_REDIRECT)
+                if resp is None:
+                    raise ValueError("pysaml2 could not parse the LogoutResponse")
+                status = resp.response.status.status_code.value
+                if not status.endswith(":Success"):
+                    raise ValueError("the SP answered " + status)
+                if cookie in self.sessions:
+                    del self.sessions[cookie]
+                return None
+            raise ValueError("no SAMLRequest or SAMLResponse")
+
+    def logout_initiate(self, query, cookie):
+        sp = query.get("sp")
+        if not sp:
+            raise ValueError("no sp")
+        with self.lock:
+            session_index = self.sessions.get(cookie)
+            if session_index is None:
+                raise ValueError("this browser has no IdP session")
+            slo = self.server.metadata.single_logout_service(sp, BINDING_HTTP_REDIRECT, "spsso")
+            if not slo:
+                raise ValueError("no HTTP-Redirect SLO endpoint for " + sp)
+            destination = slo[0]["location"]
+            _, request = self.server.create_logout_request(
+                destination,
+                sp,
+                name_id=NameID(format=NAME_ID_FORMAT, text=NAME_ID_VALUE),
+                session_indexes=[session_index],
+                sign=False,
+            )
+            http_args = self.server.apply_binding(
+                BINDING_HTTP_REDIRECT,
+                str(request),
+                destination,
+                query.get("RelayState", "from-idp"),
+                sign=True,
+                sigalg=SIG_RSA_SHA256,
+            )
+            return dict(http_args["headers"])["Location"]
 
     def idp_initiated(self, query):
         sp = query.get("sp")
@@ -166,7 +253,7 @@ class Idp:
             acs = self.server.metadata.assertion_consumer_service(sp, BINDING_HTTP_POST)
             if not acs:
                 raise ValueError("no POST ACS for " + sp)
-            return self.response_form(None, acs[0]["location"], sp, query.get("RelayState", ""))
+            return self.response_form(None, acs[0]["location"], sp, query.get("RelayState", ""))[0]
 
 
 def make_handler(idp):
@@ -180,6 +267,19 @@ def make_handler(idp):
             self.end_headers()
             self.wfile.write(data)
 
+        def redirect(self, location, cookie=None):
+            self.send_response(303)
+            self.send_header("Location", location)
+            if cookie is not None:
+                self.send_header("Set-Cookie", "idp_session=%s; Path=/; HttpOnly" % cookie)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def cookie(self):
+            jar = http.cookies.SimpleCookie(self.headers.get("Cookie") or "")
+            morsel = jar.get("idp_session")
+            return morsel.value if morsel else None
+
         def fail(self, exc):
             self.log_message("refused: %r", exc)
             self.answer(400, "text/plain; charset=utf-8", "pysaml2 IdP: %s: %s\n" % (type(exc).__name__, exc))
@@ -191,7 +291,28 @@ def make_handler(idp):
                 if url.path == "/metadata":
                     self.answer(200, "application/samlmetadata+xml", idp.metadata())
                 elif url.path == "/sso/redirect":
-                    self.answer(200, "text/html; charset=utf-8", idp.sso_redirect(query))
+                    form, cookie = idp.sso_redirect(query)
+                    data = form.encode("utf-8")
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Set-Cookie", "idp_session=%s; Path=/; HttpOnly" % cookie)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif url.path == "/session":
+                    if self.cookie() in idp.sessions:
+                        self.answer(200, "text/plain; charset=utf-8", "active\n")
+                    else:
+                        self.answer(404, "text/plain; charset=utf-8", "no session\n")
+                elif url.path == "/slo/redirect":
+                    # The raw query: pysaml2 needs the SAMLRequest/SAMLResponse value.
+                    location = idp.slo(query, self.cookie())
+                    if location is None:
+                        self.answer(200, "text/plain; charset=utf-8", "logged out\n")
+                    else:
+                        self.redirect(location, cookie="")
+                elif url.path == "/logout-initiate":
+                    self.redirect(idp.logout_initiate(query, self.cookie()))
                 elif url.path == "/idp-initiated":
                     self.answer(200, "text/html; charset=utf-8", idp.idp_initiated(query))
                 else:
