@@ -66,7 +66,7 @@ use saml_core::store::StoreError;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -194,6 +194,7 @@ impl NewUser {
         Ok(user::ActiveModel {
             key_hash: Set(user_key(&self.provider, &self.external_id)),
             provider: Set(self.provider.clone()),
+            provider_key: Set(provider_key(&self.provider)),
             external_id: Set(self.external_id.clone()),
             enabled: Set(self.enabled),
             email: Set(self.email.clone()),
@@ -263,6 +264,11 @@ fn check_email(email: &str) -> Result<(), Invalid> {
             format!("`{email}` is not an email address"),
         ))
     }
+}
+
+/// What a provider's users are found by: exact on every database.
+fn provider_key(provider: &str) -> String {
+    key_hash(&[provider])
 }
 
 /// The row key of a user.
@@ -584,7 +590,7 @@ impl UserDirectory {
         limit: u64,
     ) -> Result<Vec<User>, DirectoryError> {
         let rows = user::Entity::find()
-            .filter(user::Column::Provider.eq(provider))
+            .filter(user::Column::ProviderKey.eq(provider_key(provider)))
             .order_by_asc(user::Column::ExternalId)
             .order_by_asc(user::Column::KeyHash)
             .offset(offset)
@@ -604,7 +610,7 @@ impl UserDirectory {
     /// [`DirectoryError::Store`] when the database fails.
     pub async fn count(&self, provider: &str) -> Result<u64, DirectoryError> {
         let count = user::Entity::find()
-            .filter(user::Column::Provider.eq(provider))
+            .filter(user::Column::ProviderKey.eq(provider_key(provider)))
             .count(&self.db)
             .await
             .map_err(unavailable)?;
@@ -650,10 +656,8 @@ impl UserDirectory {
     /// # Errors
     /// [`DirectoryError::Store`] when the database fails.
     pub async fn remove_all_for_provider(&self, provider: &str) -> Result<u64, DirectoryError> {
-        // The provider column compares exactly on every database (binary
-        // collation on MySQL, see the migration).
         let done = user::Entity::delete_many()
-            .filter(user::Column::Provider.eq(provider))
+            .filter(user::Column::ProviderKey.eq(provider_key(provider)))
             .exec(&self.db)
             .await
             .map_err(unavailable)?;
@@ -753,7 +757,7 @@ impl UserDirectory {
         batch: &[ParsedRow],
         now: DateTime<Utc>,
     ) -> Result<HashSet<String>, StoreError> {
-        let txn = self.db.begin().await.map_err(unavailable)?;
+        let txn = crate::begin_write(&self.db).await.map_err(unavailable)?;
         let keys: Vec<String> = batch.iter().map(|r| r.key.clone()).collect();
         let existing: HashSet<String> = user::Entity::find()
             .select_only()
@@ -905,11 +909,17 @@ fn parse_csv(provider: &str, bytes: &[u8], max_rows: usize) -> Result<Parsed, Im
                 continue;
             }
         }
+        // A line of nothing but spaces (or separators) counts as blank.
+        if record.iter().all(<[u8]>::is_empty) {
+            continue;
+        }
         rows = rows.saturating_add(1);
         if rows > max_rows {
             return Err(ImportError::TooManyRows { max_rows });
         }
-        let line = record.position().map_or(line_before, csv::Position::line);
+        let line = record
+            .position()
+            .map_or(line_before, |p| record_line(bytes, p));
         match parse_row(provider, &columns, &record) {
             Err((external_id, problem)) => parsed.failed.push(FailedRow {
                 line,
@@ -935,6 +945,21 @@ fn parse_csv(provider: &str, bytes: &[u8], max_rows: usize) -> Result<Parsed, Im
         }
     }
     Ok(parsed)
+}
+
+/// The line a record starts on: csv's position points before any blank
+/// lines it skipped.
+fn record_line(bytes: &[u8], position: &csv::Position) -> u64 {
+    let mut line = position.line();
+    let start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+    for b in bytes.iter().skip(start) {
+        match b {
+            b'\n' => line = line.saturating_add(1),
+            b'\r' => {}
+            _ => break,
+        }
+    }
+    line
 }
 
 type RowFailure = (Option<String>, RowProblem);

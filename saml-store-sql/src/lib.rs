@@ -191,6 +191,22 @@ impl SqlStore {
     }
 }
 
+/// A transaction that will write: on SQLite it takes the write lock at
+/// `BEGIN`, so a read-then-write transaction waits for another writer (busy
+/// timeout) instead of failing on a stale snapshot.
+async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        db.begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await
+    } else {
+        db.begin().await
+    }
+}
+
 /// SHA-256 of `parts` joined by NUL, as lowercase hex.
 fn key_hash(parts: &[&str]) -> String {
     let joined = parts.join("\0");

@@ -60,7 +60,7 @@ fn expected_indexes() -> BTreeSet<String> {
         "idx_saml_replay_expires_at",
         "idx_saml_session_expires_at",
         "idx_saml_session_subject_hash",
-        "idx_saml_user_provider",
+        "idx_saml_user_provider_key",
     ]
     .into_iter()
     .map(str::to_owned)

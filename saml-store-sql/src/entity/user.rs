@@ -9,6 +9,8 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub key_hash: String,
     pub provider: String,
+    /// SHA-256 of the provider: what per-provider queries filter on.
+    pub provider_key: String,
     #[sea_orm(column_type = "Text")]
     pub external_id: String,
     pub enabled: bool,

@@ -18,7 +18,16 @@ impl MigrationTrait for Migration {
                     .not_null()
                     .primary_key(),
             )
-            .col(super::exact_string(manager, "provider", 255).not_null())
+            .col(
+                ColumnDef::new(Alias::new("provider"))
+                    .string_len(255)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(Alias::new("provider_key"))
+                    .string_len(64)
+                    .not_null(),
+            )
             .col(ColumnDef::new(Alias::new("external_id")).text().not_null())
             .col(ColumnDef::new(Alias::new("enabled")).boolean().not_null())
             .col(ColumnDef::new(Alias::new("email")).text().null())
@@ -39,8 +48,8 @@ impl MigrationTrait for Migration {
         super::create_index(
             manager,
             "saml_user",
-            "idx_saml_user_provider",
-            &["provider"],
+            "idx_saml_user_provider_key",
+            &["provider_key"],
         )
         .await
     }
