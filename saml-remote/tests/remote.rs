@@ -1121,3 +1121,40 @@ async fn expiring_certificates_do_not_block_lookups() {
     let resolver = unsigned(&client, &clock);
     assert!(resolver.provider("acme").await.unwrap().is_some());
 }
+
+/// The background loop on tokio's paused (virtual) timer: it loads at once,
+/// sleeps until the copy is due, and refreshes then.
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn the_background_task_refreshes_when_due() {
+    let k = long_key("acme");
+    let (client, clock) = setup();
+    client.doc(
+        URL,
+        &entity_doc(IDP, &[&k.cert_b64], r#" cacheDuration="PT1H""#),
+        "\"v1\"",
+    );
+    let resolver = builder(&client, &clock)
+        .policy(RefreshPolicy::new().with_refresh_on_lookup(false))
+        .source(
+            MetadataSource::new(URL)
+                .provider("acme", ProviderSettings::default())
+                .allow_unsigned(),
+        )
+        .build()
+        .unwrap();
+    let task = tokio::spawn(resolver.clone().refresh_task());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(client.calls(URL), 1, "loaded at once");
+    tokio::time::sleep(Duration::from_secs(1800)).await;
+    assert_eq!(client.calls(URL), 1, "asleep until due");
+    clock.advance(3600);
+    tokio::time::sleep(Duration::from_secs(1800)).await;
+    assert_eq!(client.calls(URL), 2, "refreshed when due");
+    assert_eq!(
+        client.last_request().header_value("If-None-Match"),
+        Some("\"v1\"")
+    );
+    task.abort();
+    assert!(resolver.provider("acme").await.unwrap().is_some());
+}
