@@ -61,7 +61,6 @@ fn fail(message: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
-// snippet-start: wiring
 /// The SAML layer for an app at `base_url`, trusting the development IdP.
 fn saml_layer(base_url: &str, dev: &DevIdpService) -> SamlLayer {
     let metadata = IdpMetadata::parse(&dev.idp().metadata_xml(), &MetadataOptions::new())
@@ -104,6 +103,7 @@ where
         Poll::Ready(Ok(()))
     }
 
+    // snippet-start: hyper-routes
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let path = req.uri().path();
         if self.dev.handles(path) {
@@ -121,8 +121,8 @@ where
             _ => Box::pin(async { Ok(boxed(text(StatusCode::NOT_FOUND, "not found"))) }),
         }
     }
+    // snippet-end: hyper-routes
 }
-// snippet-end: wiring
 
 /// The protected home page: a greeting and a sign-out button.
 async fn home<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -211,10 +211,12 @@ async fn main() {
     let saml = saml_layer(base_url, &dev);
     // SamlLayer outermost: it answers /saml/* and puts the user into every
     // other request's extensions.
+    // snippet-start: hyper-layer
     let app = saml.layer(Site {
         dev,
         gate: RequireLoginLayer::new(),
     });
+    // snippet-end: hyper-layer
     println!(
         "saml-example-hyper listening on {local}; open {base_url}/ and sign in at the development IdP"
     );
@@ -229,6 +231,7 @@ async fn main() {
             },
             _ = tokio::signal::ctrl_c() => break,
         };
+        // snippet-start: hyper-serve
         let service = TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
             if let Err(e) = hyper::server::conn::http1::Builder::new()
@@ -238,5 +241,6 @@ async fn main() {
                 eprintln!("saml-example-hyper: connection: {e}");
             }
         });
+        // snippet-end: hyper-serve
     }
 }

@@ -86,7 +86,6 @@ fn saml_layer(base_url: &str, dev: &DevIdpService) -> SamlLayer {
     builder.build().unwrap_or_else(|e| fail(e))
 }
 
-// snippet-start: wiring
 /// gRPC calls go to the health service through `RequireLoginLayer`;
 /// the development IdP, `/` (also gated) and `/me` serve browsers.
 struct Site<H> {
@@ -121,6 +120,7 @@ where
         Poll::Ready(Ok(()))
     }
 
+    // snippet-start: tonic-routes
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let path = req.uri().path();
         if path.starts_with("/grpc.health.v1.Health/") {
@@ -141,8 +141,8 @@ where
             _ => Box::pin(async { Ok(boxed(text(StatusCode::NOT_FOUND, "not found"))) }),
         }
     }
+    // snippet-end: tonic-routes
 }
-// snippet-end: wiring
 
 /// The protected home page: a greeting and a sign-out button.
 async fn home<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -232,11 +232,13 @@ async fn main() {
     let saml = saml_layer(base_url, &dev);
     // The health service reports the overall server ("") as SERVING.
     let (_reporter, health) = tonic_health::server::health_reporter();
+    // snippet-start: tonic-layer
     let app = saml.layer(Site {
         grpc: health,
         dev,
         gate: RequireLoginLayer::new(),
     });
+    // snippet-end: tonic-layer
     println!(
         "saml-example-tonic listening on {local}; open {base_url}/ and sign in at the development IdP"
     );
@@ -252,6 +254,7 @@ async fn main() {
             },
             _ = tokio::signal::ctrl_c() => break,
         };
+        // snippet-start: tonic-serve
         let service = TowerToHyperService::new(app.clone());
         let server = server.clone();
         tokio::spawn(async move {
@@ -260,5 +263,6 @@ async fn main() {
                 eprintln!("saml-example-tonic: connection: {e}");
             }
         });
+        // snippet-end: tonic-serve
     }
 }

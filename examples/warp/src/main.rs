@@ -83,7 +83,6 @@ fn saml_layer(base_url: &str, dev: &DevIdpService) -> SamlLayer {
     builder.build().unwrap_or_else(|e| fail(e))
 }
 
-// snippet-start: wiring
 /// The app's routes as warp filters; the user comes from the request
 /// extensions, where `SamlLayer` put it.
 fn routes() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
@@ -100,6 +99,7 @@ fn routes() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Re
                 StatusCode::UNAUTHORIZED,
             ),
         });
+    // snippet-start: warp-filters
     let me = warp::path!("me")
         .and(warp::get())
         .and(warp::ext::optional::<SamlUser>())
@@ -119,6 +119,7 @@ fn routes() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Re
                 StatusCode::UNAUTHORIZED,
             ),
         });
+    // snippet-end: warp-filters
     home.or(me)
 }
 
@@ -149,6 +150,7 @@ where
         Poll::Ready(Ok(()))
     }
 
+    // snippet-start: warp-routes
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let path = req.uri().path();
         if self.dev.handles(path) {
@@ -162,8 +164,8 @@ where
         }
         Box::pin(async move { Ok(boxed(warp.oneshot(req).await?)) })
     }
+    // snippet-end: warp-routes
 }
-// snippet-end: wiring
 
 fn home_page(user: &SamlUser) -> String {
     format!(
@@ -208,11 +210,13 @@ async fn main() {
     let dev = DevIdpService::for_base_url(base_url)
         .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
     let saml = saml_layer(base_url, &dev);
+    // snippet-start: warp-layer
     let app = saml.layer(Site {
         warp: warp::service(routes()),
         dev,
         gate: RequireLoginLayer::new(),
     });
+    // snippet-end: warp-layer
     println!(
         "saml-example-warp listening on {local}; open {base_url}/ and sign in at the development IdP"
     );
