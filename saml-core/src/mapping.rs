@@ -406,6 +406,29 @@ impl Preset {
     }
 }
 
+impl serde::Serialize for Preset {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Preset {
+    /// Accepts every name [`Preset::from_name`] does.
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Self::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown preset `{name}`; expected one of entra_id, adfs, okta, google, shibboleth, generic"
+            ))
+        })
+    }
+}
+
 /// The mapping configuration of one identity provider: plain data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1113,8 +1136,10 @@ fn missing(rule: &FieldRule, assertion: &Assertion) -> Error {
     Error::new(ErrorCode::MissingAttribute, detail)
 }
 
-/// A profile value: one string, a list, or a nested object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A profile value: one string, a list, or a nested object (in JSON: a
+/// string, an array of strings, or an object).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
 pub enum Value {
     /// One value.
     String(String),

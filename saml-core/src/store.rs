@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::SigningKey;
 use crate::error::{Error, ErrorCode};
+use crate::mapping::{MappingRules, Preset, Value};
 use crate::metadata::IdpMetadata;
 use crate::protocol::Assertion;
 use crate::xmlenc::DecryptionKey;
@@ -57,11 +58,57 @@ pub struct SamlUser {
     pub name_id_format: Option<String>,
     /// The IdP session index (for Single Logout).
     pub session_index: Option<String>,
-    /// Attributes: name to values.
+    /// Attributes: name to values, as the IdP sent them.
     pub attributes: BTreeMap<String, Vec<String>>,
+    /// The profile mapped from the attributes by [`MappingMapper`] (the
+    /// provider's [`preset`](ProviderSettings::preset) or its own rules):
+    /// `id`, `email`, `name.given`, ... (see [`mapping::targets`](crate::mapping::targets)).
+    /// Empty with [`PassThroughMapper`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profile: BTreeMap<String, Value>,
+    /// Roles mapped from the role and group claims (empty with [`PassThroughMapper`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The IdP left groups out (Entra ID group overage): [`roles`](Self::roles)
+    /// may be incomplete; look memberships up another way before denying access.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub groups_overage: bool,
 }
 
 impl SamlUser {
+    /// A user with no attributes, profile or roles (for tests and custom mappers).
+    #[must_use]
+    pub fn new(provider: impl Into<String>, name_id: impl Into<String>) -> Self {
+        Self {
+            provider: provider.into(),
+            name_id: name_id.into(),
+            name_id_format: None,
+            session_index: None,
+            attributes: BTreeMap::new(),
+            profile: BTreeMap::new(),
+            roles: Vec::new(),
+            groups_overage: false,
+        }
+    }
+
+    /// The mapped profile string at dotted `path` (`email`, `name.given`;
+    /// the first item of a list).
+    #[must_use]
+    pub fn profile_str(&self, path: &str) -> Option<&str> {
+        let mut segments = path.split('.');
+        let mut current = self.profile.get(segments.next()?)?;
+        for seg in segments {
+            current = current.as_object()?.get(seg)?;
+        }
+        current.as_str()
+    }
+
+    /// Whether the mapped roles include `role`.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
     /// The first value of attribute `name`.
     #[must_use]
     pub fn attribute(&self, name: &str) -> Option<&str> {
@@ -217,6 +264,10 @@ pub struct ProviderSettings {
     pub authn_context_class_refs: Vec<String>,
     /// Tolerated clock skew in seconds (default 10).
     pub clock_skew_seconds: i64,
+    /// Claim-mapping defaults and known quirks of the IdP product (default
+    /// [`Preset::Generic`]); used by [`MappingMapper`]. In configuration
+    /// files: `entra_id`, `adfs`, `okta`, `google`, `shibboleth` or `generic`.
+    pub preset: Preset,
     /// Require the IdP's logout messages (LogoutRequest and LogoutResponse)
     /// to be signed (default `true`: an unsigned LogoutRequest would let
     /// anyone end a user's sessions).
@@ -239,6 +290,7 @@ impl Default for ProviderSettings {
             authn_context_class_refs: Vec::new(),
             clock_skew_seconds: crate::protocol::DEFAULT_CLOCK_SKEW_SECONDS,
             require_signed_logout: true,
+            preset: Preset::Generic,
         }
     }
 }
@@ -300,27 +352,82 @@ pub trait UserMapper: Send + Sync + fmt::Debug {
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error>;
 }
 
-/// The default mapper: NameID, format, session index and every attribute, as given.
+/// The plainest mapper: NameID, format, session index and every
+/// attribute, as given; no profile, no roles.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PassThroughMapper;
+
+fn raw_user(provider: &Provider, assertion: &Assertion) -> SamlUser {
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in &assertion.attributes {
+        attributes
+            .entry(a.name.clone())
+            .or_default()
+            .extend(a.values.iter().cloned());
+    }
+    let mut user = SamlUser::new(&provider.name, &assertion.name_id.value);
+    user.name_id_format.clone_from(&assertion.name_id.format);
+    user.session_index.clone_from(&assertion.session_index);
+    user.attributes = attributes;
+    user
+}
 
 #[async_trait]
 impl UserMapper for PassThroughMapper {
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
-        let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for a in &assertion.attributes {
-            attributes
-                .entry(a.name.clone())
-                .or_default()
-                .extend(a.values.iter().cloned());
-        }
-        Ok(SamlUser {
-            provider: provider.name.clone(),
-            name_id: assertion.name_id.value.clone(),
-            name_id_format: assertion.name_id.format.clone(),
-            session_index: assertion.session_index.clone(),
-            attributes,
-        })
+        Ok(raw_user(provider, assertion))
+    }
+}
+
+/// The layer's default mapper: everything [`PassThroughMapper`] gives, plus
+/// the [`profile`](SamlUser::profile) and [`roles`](SamlUser::roles) mapped
+/// by the provider's [`preset`](ProviderSettings::preset), or by rules set
+/// for that provider with [`rules`](Self::rules). A required target that is
+/// missing fails the login with `missing_attribute`.
+///
+/// ```
+/// use saml_core::mapping::{FieldRule, MappingRules, Preset};
+/// use saml_core::store::MappingMapper;
+///
+/// let mapper = MappingMapper::new().rules(
+///     "okta",
+///     MappingRules::preset(Preset::Okta)
+///         .field(FieldRule::new("email", ["email"]).email().required()),
+/// );
+/// # let _ = mapper;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MappingMapper {
+    rules: BTreeMap<String, MappingRules>,
+}
+
+impl MappingMapper {
+    /// Maps every provider by its preset.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maps `provider` (the configuration name) by `rules` instead of its preset.
+    #[must_use]
+    pub fn rules(mut self, provider: impl Into<String>, rules: MappingRules) -> Self {
+        self.rules.insert(provider.into(), rules);
+        self
+    }
+}
+
+#[async_trait]
+impl UserMapper for MappingMapper {
+    async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
+        let mapped = match self.rules.get(&provider.name) {
+            Some(rules) => rules.map(assertion)?,
+            None => MappingRules::preset(provider.settings.preset).map(assertion)?,
+        };
+        let mut user = raw_user(provider, assertion);
+        user.profile = mapped.fields;
+        user.roles = mapped.roles;
+        user.groups_overage = mapped.groups_overage;
+        Ok(user)
     }
 }
 

@@ -21,14 +21,13 @@ fn record(id_hash: String) -> SessionRecord {
     let now = Utc::now();
     SessionRecord {
         id_hash,
-        user: SamlUser {
-            provider: "okta".to_owned(),
-            name_id: "alice@example.com".to_owned(),
-            name_id_format: None,
-            session_index: Some("_session-index".to_owned()),
-            attributes: [("mail".to_owned(), vec!["alice@example.com".to_owned()])]
+        user: {
+            let mut user = SamlUser::new("okta", "alice@example.com");
+            user.session_index = Some("_session-index".to_owned());
+            user.attributes = [("mail".to_owned(), vec!["alice@example.com".to_owned()])]
                 .into_iter()
-                .collect(),
+                .collect();
+            user
         },
         created_at: now,
         last_seen: now,

@@ -63,6 +63,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use saml_core::mapping::Value;
 use saml_core::metadata::{Endpoint, IdpMetadata};
 use saml_core::protocol::bindings::{HTTP_POST, HTTP_REDIRECT};
 use saml_core::store::{
@@ -154,6 +155,23 @@ pub fn sample_user(provider: &str, name_id: &str, session_index: Option<&str>) -
         name_id_format: Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".to_owned()),
         session_index: session_index.map(str::to_owned),
         attributes,
+        // A mapped profile with every value shape, so stores keep it whole.
+        profile: BTreeMap::from([
+            ("id".to_owned(), Value::String(name_id.to_owned())),
+            (
+                "name".to_owned(),
+                Value::Object(BTreeMap::from([(
+                    "given".to_owned(),
+                    Value::String("Ålice".to_owned()),
+                )])),
+            ),
+            (
+                "roles".to_owned(),
+                Value::List(vec!["admins".to_owned(), "users".to_owned()]),
+            ),
+        ]),
+        roles: vec!["admins".to_owned(), "users".to_owned()],
+        groups_overage: true,
     }
 }
 

@@ -39,13 +39,9 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let user = SamlUser {
-        provider: "idp".into(),
-        name_id: "alice@example.com".into(),
-        name_id_format: None,
-        session_index: Some("_s1".into()),
-        attributes: BTreeMap::from([("mail".to_owned(), vec!["alice@example.com".to_owned()])]),
-    };
+    let mut user = SamlUser::new("idp", "alice@example.com");
+    user.session_index = Some("_s1".into());
+    user.attributes = BTreeMap::from([("mail".to_owned(), vec!["alice@example.com".to_owned()])]);
     rt.block_on(store.create(SessionRecord {
         id_hash: hash,
         user,

@@ -7,7 +7,7 @@ use chrono::Duration;
 use http::request::Parts;
 use saml_core::clock::{Clock, SystemClock};
 use saml_core::store::{
-    AuditSink, KeyStore, MetadataResolver, PassThroughMapper, ReplayCache, SessionStore, UserMapper,
+    AuditSink, KeyStore, MappingMapper, MetadataResolver, ReplayCache, SessionStore, UserMapper,
 };
 use tower_layer::Layer;
 
@@ -191,7 +191,9 @@ impl SamlLayerBuilder {
         self
     }
 
-    /// Turns assertions into users (default: NameID and attributes as given).
+    /// Turns assertions into users (default: [`MappingMapper`](saml_core::store::MappingMapper), the
+    /// attributes as given plus a profile and roles mapped by each
+    /// provider's preset).
     pub fn user_mapper(mut self, mapper: impl UserMapper + 'static) -> Self {
         self.mapper = Some(Arc::new(mapper));
         self
@@ -297,7 +299,9 @@ impl SamlLayerBuilder {
                 replay,
                 metadata,
                 keys: self.keys,
-                mapper: self.mapper.unwrap_or_else(|| Arc::new(PassThroughMapper)),
+                mapper: self
+                    .mapper
+                    .unwrap_or_else(|| Arc::new(MappingMapper::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 session_lifetime: self.session_lifetime,
                 idle_timeout: self.idle_timeout,

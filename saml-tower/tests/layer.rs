@@ -1602,13 +1602,7 @@ mod axum_extractor {
     use super::support::query_param;
 
     fn user() -> SamlUser {
-        SamlUser {
-            provider: "dev".into(),
-            name_id: super::ALICE.into(),
-            name_id_format: None,
-            session_index: None,
-            attributes: std::collections::BTreeMap::new(),
-        }
+        SamlUser::new("dev", super::ALICE)
     }
 
     #[tokio::test]
@@ -1728,4 +1722,77 @@ async fn signing_requests_without_a_signing_key_fails_closed() {
         Some("untrusted_key")
     );
     assert!(reply.set_cookie("saml_binding").is_none(), "{reply:?}");
+}
+
+// ====================================================================
+// Mapping: the provider's preset fills the profile and roles
+// ====================================================================
+
+#[tokio::test]
+async fn the_default_mapper_fills_profile_and_roles_from_the_providers_preset() {
+    for preset in saml_core::mapping::Preset::ALL {
+        let (sp, idp) = Sp::dev_with(|s| s.preset = *preset, |b| b);
+        let mut browser = Browser::default();
+        login(&sp, &idp, &mut browser, None).await;
+        let user = browser.whoami(&sp).await.unwrap();
+        assert_eq!(user.profile_str("email"), Some(ALICE), "{preset:?}");
+        assert_eq!(user.profile_str("name.given"), Some("Alice"), "{preset:?}");
+        assert_eq!(
+            user.profile_str("name.family"),
+            Some("Liddell"),
+            "{preset:?}"
+        );
+        // Shibboleth takes roles from isMemberOf / eduPersonAffiliation,
+        // which the development IdP does not send.
+        let expected = *preset != saml_core::mapping::Preset::Shibboleth;
+        assert_eq!(
+            user.has_role("admins") && user.has_role("users"),
+            expected,
+            "{preset:?}: {user:?}"
+        );
+        // The raw attributes stay as sent.
+        assert_eq!(user.attribute("mail"), Some(ALICE));
+    }
+}
+
+#[tokio::test]
+async fn a_required_target_the_idp_does_not_send_fails_the_login() {
+    use saml_core::mapping::{FieldRule, MappingRules, Preset};
+    use saml_core::store::MappingMapper;
+    let rules = MappingRules::preset(Preset::Generic)
+        .field(FieldRule::new("profile.department", ["department"]).required());
+    let (sp, idp) = Sp::dev_with(
+        |_| {},
+        |b| b.user_mapper(MappingMapper::new().rules("dev", rules)),
+    );
+    let mut browser = Browser::default();
+    let location = begin_login(&sp, &mut browser, "").await;
+    let form = idp_answer(&idp, &location, &sp.clock, &sp.clock, ALICE);
+    let reply = post_response(&sp, &mut browser, &form).await;
+    reply.assert_rejected(StatusCode::BAD_REQUEST, "missing_attribute");
+    assert!(
+        reply
+            .rejection
+            .as_ref()
+            .unwrap()
+            .detail()
+            .contains("department"),
+        "{reply:?}"
+    );
+    assert_eq!(browser.whoami(&sp).await, None);
+}
+
+#[test]
+fn provider_settings_read_presets_by_name_and_refuse_unknown_ones() {
+    use saml_core::mapping::Preset;
+    use saml_core::store::ProviderSettings;
+    let s: ProviderSettings = serde_json::from_str(r#"{"preset": "azure-ad"}"#).unwrap();
+    assert_eq!(s.preset, Preset::EntraId);
+    assert_eq!(
+        serde_json::to_value(&s).unwrap()["preset"],
+        serde_json::json!("entra_id")
+    );
+    let e = serde_json::from_str::<ProviderSettings>(r#"{"preset": "ping"}"#).unwrap_err();
+    assert!(e.to_string().contains("unknown preset `ping`"), "{e}");
+    assert_eq!(ProviderSettings::default().preset, Preset::Generic);
 }
