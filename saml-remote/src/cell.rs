@@ -261,18 +261,17 @@ impl Cell {
         if state.absent_until.is_some_and(|a| a > now) {
             return Some(Ok(None));
         }
-        if state.retry_at.is_some_and(|r| r > now) {
-            let reason = state
+        if let Some(retry_at) = state.retry_at.filter(|r| *r > now) {
+            // The last failure, with its own code (`signature_invalid`,
+            // `expired`...), says why better than a generic error.
+            let error = state
                 .last_error
-                .as_ref()
-                .map_or_else(|| "not fetched yet".to_owned(), ToString::to_string);
-            return Some(Err(RemoteError::NotLoaded {
-                url: self.url.clone(),
-                reason: format!(
-                    "{reason} (next try after {})",
-                    state.retry_at.map(format_datetime).unwrap_or_default()
-                ),
-            }));
+                .clone()
+                .unwrap_or_else(|| RemoteError::NotLoaded {
+                    url: self.url.clone(),
+                    reason: format!("next try after {}", format_datetime(retry_at)),
+                });
+            return Some(Err(error));
         }
         None
     }
