@@ -21,7 +21,7 @@
 //! | `GET  {metadata_url}`      | [`DevIdp::metadata_xml`]                                | `200 application/samlmetadata+xml` |
 //! | `GET  {slo_url}?SAMLRequest=…` | [`DevIdp::answer_logout`]`(query, sp_slo_url)`      | `303` to the SP's SLO URL |
 //!
-//! With the `service` feature, [`DevIdpService`] is that wiring, done once:
+//! With the `service` feature, `DevIdpService` is that wiring, done once:
 //! a `tower_service::Service<http::Request<B>>` that any Tower-based server
 //! (axum, hyper, warp, tonic) mounts under a path such as `/dev-idp`.
 //!
