@@ -259,6 +259,11 @@ async fn login(shared: &Shared, parts: &http::request::Parts) -> Answer {
             .map(|(_, v)| v.as_str())
     };
     let return_to = param("return_to").and_then(|t| safe_return_to(shared, t));
+    // A login hint (the username the IdP should prefill); odd values are dropped.
+    let login_hint = param("login_hint")
+        .map(str::trim)
+        .filter(|h| !h.is_empty() && h.len() <= 256 && !h.chars().any(char::is_control))
+        .map(str::to_owned);
     let provider = match param("idp") {
         Some(name) => {
             let p = shared
@@ -290,21 +295,32 @@ async fn login(shared: &Shared, parts: &http::request::Parts) -> Answer {
                         "no identity provider is enabled",
                     ));
                 }
-                several => return Ok(chooser(shared, several, return_to.as_deref())),
+                several => {
+                    return Ok(chooser(
+                        shared,
+                        several,
+                        return_to.as_deref(),
+                        login_hint.as_deref(),
+                    ));
+                }
             }
         }
     };
-    start_login(shared, &provider, return_to).await
+    start_login(shared, &provider, return_to, login_hint.as_deref()).await
 }
 
 fn chooser(
     shared: &Shared,
     providers: &[std::sync::Arc<Provider>],
     return_to: Option<&str>,
+    login_hint: Option<&str>,
 ) -> Response<Bytes> {
-    let rt = return_to
+    let mut rt = return_to
         .map(|r| format!("&return_to={}", encode(r)))
         .unwrap_or_default();
+    if let Some(hint) = login_hint {
+        rt.push_str(&format!("&login_hint={}", encode(hint)));
+    }
     let buttons: String = providers
         .iter()
         .map(|p| {
@@ -342,7 +358,12 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
-async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<String>) -> Answer {
+async fn start_login(
+    shared: &Shared,
+    provider: &Provider,
+    return_to: Option<String>,
+    login_hint: Option<&str>,
+) -> Answer {
     let now = shared.clock.now();
     let settings = &provider.settings;
     // The configured binding, else whichever the IdP offers.
@@ -364,6 +385,10 @@ async fn start_login(shared: &Shared, provider: &Provider, return_to: Option<Str
         .force_authn(settings.force_authn)
         .is_passive(settings.is_passive)
         .name_id_policy(settings.name_id_format.as_deref(), true);
+    // Without a Format: an IdP whose NameID format differs still takes it.
+    if let Some(hint) = login_hint {
+        builder = builder.subject_hint(hint, None);
+    }
     if !settings.authn_context_class_refs.is_empty() {
         builder = builder.requested_authn_context(
             AuthnContextComparison::Exact,

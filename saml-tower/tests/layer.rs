@@ -1796,3 +1796,44 @@ fn provider_settings_read_presets_by_name_and_refuse_unknown_ones() {
     assert!(e.to_string().contains("unknown preset `ping`"), "{e}");
     assert_eq!(ProviderSettings::default().preset, Preset::Generic);
 }
+
+#[tokio::test]
+async fn a_login_hint_travels_to_the_idp_as_the_request_subject() {
+    let (sp, _idp) = Sp::dev();
+    let mut browser = Browser::default();
+    let location = begin_login(&sp, &mut browser, "login_hint=alice%40example.com").await;
+    let xml = support::authn_request_xml(&location);
+    assert!(
+        xml.contains("<saml:Subject><saml:NameID>alice@example.com</saml:NameID></saml:Subject>"),
+        "{xml}"
+    );
+    // Empty, oversized or control-character hints are dropped, not sent.
+    for bad in ["", "%20", "a%0Ab", &"x".repeat(300)] {
+        let location = begin_login(&sp, &mut browser, &format!("login_hint={bad}")).await;
+        assert!(
+            !support::authn_request_xml(&location).contains("Subject"),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_chooser_keeps_the_login_hint() {
+    let a = idp("hint-a");
+    let b = idp("hint-b");
+    let sp = Sp::build(
+        SpOptions::new(vec![provider("a", &a, |_| {}), provider("b", &b, |_| {})]),
+        |x| x,
+    );
+    let reply = Browser::default()
+        .get(&sp, "/saml/login?login_hint=bob%40example.com")
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(
+        reply
+            .body
+            .contains("/saml/login?idp=a&amp;login_hint=bob%40example.com"),
+        "{}",
+        reply.body
+    );
+}

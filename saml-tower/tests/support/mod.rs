@@ -669,3 +669,11 @@ impl MetadataResolver for DownResolver {
         Err(StoreError::Unavailable("registry down".into()))
     }
 }
+
+/// The AuthnRequest XML carried by an HTTP-Redirect URL.
+pub(crate) fn authn_request_xml(location: &str) -> String {
+    let (_, query) = location.split_once('?').expect("a query");
+    saml_core::binding::parse_redirect_query(query, &saml_core::Limits::default())
+        .expect("a redirect message")
+        .into_xml()
+}
