@@ -1330,6 +1330,23 @@ mod service {
         sp_logout_validator(dev.idp())
             .validate_response_redirect(query_of(location), logout.id(), &clock())
             .unwrap();
+        // IdP-initiated: 303 to the SP's SLO URL with a signed request.
+        let (status, headers, _) = call(
+            &mut dev,
+            "GET",
+            "/dev-idp/logout?name_id=alice%40example.com&session_index=_s9&RelayState=r",
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let location = headers[header::LOCATION].to_str().unwrap();
+        assert!(location.starts_with(&format!("{SP_SLO}?SAMLRequest=")));
+        let incoming = sp_logout_validator(dev.idp())
+            .validate_request_redirect(query_of(location), &clock())
+            .unwrap();
+        assert_eq!(incoming.name_id.value, ALICE);
+        assert_eq!(incoming.session_indexes, ["_s9"]);
+        assert_eq!(incoming.relay_state.as_deref(), Some("r"));
         // The SP's answer to an IdP-initiated logout: a page.
         let (status, _, page) = call(&mut dev, "GET", "/dev-idp/slo?SAMLResponse=x", "").await;
         assert_eq!(status, StatusCode::OK);
@@ -1357,6 +1374,14 @@ mod service {
                 "/dev-idp/slo?SAMLRequest=abc",
                 StatusCode::BAD_REQUEST,
             ),
+            ("GET", "/dev-idp/logout", StatusCode::BAD_REQUEST),
+            ("GET", "/dev-idp/logout?name_id=", StatusCode::BAD_REQUEST),
+            (
+                "GET",
+                "/dev-idp/logout?name_id=%ZZ",
+                StatusCode::BAD_REQUEST,
+            ),
+            ("POST", "/dev-idp/logout", StatusCode::METHOD_NOT_ALLOWED),
         ] {
             let (status, _, body) = call(&mut dev, method, uri, "").await;
             assert_eq!(status, want, "{method} {uri}: {body}");
@@ -1376,6 +1401,8 @@ mod service {
             .unwrap();
         let uri = format!("/dev-idp/slo?{}", query_of(&url));
         let (status, _, _) = call(&mut bare, "GET", &uri, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _, _) = call(&mut bare, "GET", "/dev-idp/logout?name_id=a", "").await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert!(format!("{bare:?}").contains("/dev-idp"));
     }

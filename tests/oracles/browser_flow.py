@@ -4,7 +4,7 @@ response. Works for every example (axum, hyper, warp, tonic): they share the
 SAML layer and the development IdP under /dev-idp.
 
 Usage: browser_flow.py BASE_URL [--home-contains TEXT]... [--keep-session]
-                                [--expect-slo]
+                                [--expect-slo] [--idp-logout]
 
   --home-contains TEXT  the protected home page must also contain TEXT
                         (example-specific details; repeatable)
@@ -13,6 +13,10 @@ Usage: browser_flow.py BASE_URL [--home-contains TEXT]... [--keep-session]
                         (for callers that go on with the session, e.g. gRPC)
   --expect-slo          the sign-out must go through the IdP's single
                         logout (/dev-idp/slo) and back to the SP's /saml/slo
+  --idp-logout          sign out the other way round: the development IdP
+                        starts the logout (/dev-idp/logout with the NameID
+                        and SessionIndex from /me) and sends a LogoutRequest
+                        to the SP's /saml/slo, which answers back to the IdP
 
 Exits non-zero on any unexpected answer.
 """
@@ -30,6 +34,7 @@ parser.add_argument("base")
 parser.add_argument("--home-contains", action="append", default=[])
 parser.add_argument("--keep-session", action="store_true")
 parser.add_argument("--expect-slo", action="store_true")
+parser.add_argument("--idp-logout", action="store_true")
 args = parser.parse_args()
 base = args.base.rstrip("/")
 
@@ -96,8 +101,13 @@ if args.keep_session:
 # Sign out. With single logout the answer goes through the IdP's SLO URL
 # and back to the SP's; follow the redirects that stay on this server's
 # SAML and IdP paths.
-s, h, b = go(base + "/saml/logout", b"", {"Origin": base})
-assert s == 303, (s, h)
+if args.idp_logout:
+    query = urllib.parse.urlencode({"name_id": me["name_id"], "session_index": me["session_index"]})
+    s, h, b = go(base + "/dev-idp/logout?" + query)
+    assert s == 303 and "/saml/slo?SAMLRequest=" in h.get("location", ""), (s, h, b[:300])
+else:
+    s, h, b = go(base + "/saml/logout", b"", {"Origin": base})
+    assert s == 303, (s, h)
 visited = []
 location = h.get("location", "")
 for _ in range(5):
@@ -109,7 +119,7 @@ for _ in range(5):
     s, h, b = go(location)
     assert s in (200, 303), (location, s, b[:300])
     location = h.get("location", "") if s == 303 else ""
-if args.expect_slo:
+if args.expect_slo or args.idp_logout:
     assert "/dev-idp/slo" in visited and "/saml/slo" in visited, visited
 s, h, b = go(base + "/me")
 assert s == 401, s

@@ -1,7 +1,8 @@
 //! Starts the hyper example on an ephemeral loopback port and walks through
 //! a full sign-in as a browser would (cookies, redirects, the development
-//! IdP's form, the POST back to the ACS, the protected page, `/me`, logout,
-//! and a replayed response), driven by `tests/oracles/browser_flow.py`.
+//! IdP's form, the POST back to the ACS, the protected page, `/me`, logout
+//! (single logout, started by the SP or by the IdP), and a replayed
+//! response), driven by `tests/oracles/browser_flow.py`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -41,15 +42,15 @@ fn start() -> (Server, String) {
     (server, addr)
 }
 
-#[test]
-fn full_sign_in_through_the_development_idp() {
-    let (_server, addr) = start();
+/// Runs `tests/oracles/browser_flow.py` against `addr` with `extra` flags.
+fn browser_flow(addr: &str, extra: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oracles/browser_flow.py");
     let python = std::env::var_os("SAML_PYTHON").unwrap_or_else(|| "/usr/bin/python3".into());
     let out = Command::new(python)
         .arg(&script)
         .arg(format!("http://{addr}"))
-        .args(["--home-contains", "action=\"/saml/logout\"", "--expect-slo"])
+        .args(["--home-contains", "action=\"/saml/logout\""])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -58,4 +59,18 @@ fn full_sign_in_through_the_development_idp() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn full_sign_in_through_the_development_idp() {
+    let (_server, addr) = start();
+    // Sign-out is SP-initiated single logout through the development IdP.
+    browser_flow(&addr, &["--expect-slo"]);
+}
+
+#[test]
+fn idp_initiated_logout_ends_the_session() {
+    let (_server, addr) = start();
+    // The development IdP sends a signed LogoutRequest to /saml/slo.
+    browser_flow(&addr, &["--idp-logout"]);
 }

@@ -18,7 +18,7 @@ use saml_core::protocol::generate_id;
 use saml_core::{Error, Result};
 use tower_service::Service;
 
-use super::{DevIdp, DevIdpConfig, MAX_FORM_BYTES};
+use super::{DevIdp, DevIdpConfig, Form, MAX_FORM_BYTES};
 
 /// The boxed error of request bodies.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -35,6 +35,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// | `POST {base}/login` | the auto-submitting POST form to the SP's ACS ([`DevIdp::respond`]), under a `Content-Security-Policy` with a fresh nonce |
 /// | `GET {base}/slo?SAMLRequest=…` | `303` to the SP's SLO URL with a signed `LogoutResponse` ([`DevIdp::answer_logout`]); needs [`sp_slo_url`](Self::sp_slo_url) |
 /// | `GET {base}/slo?SAMLResponse=…` | a short "signed out" page (the SP's answer to an IdP-initiated logout; this IdP keeps no state to check it against) |
+/// | `GET {base}/logout?name_id=…[&session_index=…][&RelayState=…]` | `303` to the SP's SLO URL with a signed IdP-initiated `LogoutRequest` ([`DevIdp::start_logout`]); needs [`sp_slo_url`](Self::sp_slo_url) |
 ///
 /// Bad SAML input gets `400` with the error code, a known path with the
 /// wrong method `405`, anything else `404`. The request path is matched as
@@ -190,7 +191,8 @@ impl DevIdpService {
                 Err(response) => response,
             },
             ("slo", &Method::GET) => self.slo(query, clock),
-            ("metadata" | "slo", _) => method_not_allowed("GET"),
+            ("logout", &Method::GET) => self.idp_logout(query, clock),
+            ("metadata" | "slo" | "logout", _) => method_not_allowed("GET"),
             ("sso", _) => method_not_allowed("GET, POST"),
             ("login", _) => method_not_allowed("POST"),
             _ => text(StatusCode::NOT_FOUND, "not found"),
@@ -210,6 +212,35 @@ impl DevIdpService {
             ),
         );
         response
+    }
+
+    /// Starts an IdP-initiated logout at the SP.
+    fn idp_logout(&self, query: &str, clock: &dyn Clock) -> Response<Full<Bytes>> {
+        let Some(sp_slo_url) = &self.sp_slo_url else {
+            return text(
+                StatusCode::NOT_FOUND,
+                "development IdP: no SP single logout URL is configured",
+            );
+        };
+        let form = match Form::parse(query) {
+            Ok(form) => form,
+            Err(e) => return bad_request(&e),
+        };
+        let name_id = match form.require("name_id") {
+            Ok(name_id) => name_id,
+            Err(e) => return bad_request(&e),
+        };
+        let session_index = form.get("session_index").filter(|s| !s.is_empty());
+        match self.idp.start_logout(
+            name_id,
+            session_index,
+            sp_slo_url,
+            form.get("RelayState"),
+            clock,
+        ) {
+            Ok(logout) => see_other(&logout.redirect_url),
+            Err(e) => bad_request(&e),
+        }
     }
 
     fn slo(&self, query: &str, clock: &dyn Clock) -> Response<Full<Bytes>> {
@@ -235,17 +266,7 @@ impl DevIdpService {
             );
         };
         match self.idp.answer_logout(query, sp_slo_url, clock) {
-            Ok(answer) => match HeaderValue::from_str(&answer.redirect_url) {
-                Ok(location) => {
-                    let mut response = text(StatusCode::SEE_OTHER, "");
-                    response.headers_mut().insert(LOCATION, location);
-                    response
-                }
-                Err(_) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "development IdP: the redirect URL is not a valid header value",
-                ),
-            },
+            Ok(answer) => see_other(&answer.redirect_url),
             Err(e) => bad_request(&e),
         }
     }
@@ -326,6 +347,21 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// A `303 See Other` to `url`.
+fn see_other(url: &str) -> Response<Full<Bytes>> {
+    match HeaderValue::from_str(url) {
+        Ok(location) => {
+            let mut response = text(StatusCode::SEE_OTHER, "");
+            response.headers_mut().insert(LOCATION, location);
+            response
+        }
+        Err(_) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "development IdP: the redirect URL is not a valid header value",
+        ),
+    }
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
