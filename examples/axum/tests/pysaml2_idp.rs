@@ -7,7 +7,10 @@
 //! it on as the control); `tests/oracles/pysaml2_idp_flow.py` then hands each
 //! SP's own metadata to the IdP and walks through a browser-less sign-in
 //! (SP-initiated over HTTP-Redirect, the IdP's POST form back to the ACS with
-//! the SP's cookies, `/me`), a replayed response, and an unsolicited one.
+//! the SP's cookies, `/me`), a replayed response, an unsolicited one, and
+//! Single Logout both ways (IdP-initiated: pysaml2's signed LogoutRequest
+//! ends the session in the store; SP-initiated: pysaml2 ends its own session
+//! and answers a signed LogoutResponse; a tampered LogoutRequest is refused).
 //! Every process is killed at the end, on failure too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
