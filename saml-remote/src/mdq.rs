@@ -127,6 +127,23 @@ struct Inner {
 /// (looked up by entity ID, or by the name [`provider_name_for`] gives it).
 /// Without `any_entity`, other entity IDs are unknown without a request.
 /// [`providers`](MetadataResolver::providers) lists the named entities only.
+///
+/// ```no_run
+/// use saml_core::store::{MetadataResolver, ProviderSettings};
+/// use saml_remote::MdqResolver;
+///
+/// # async fn run(federation_mdq_cert_pem: &str) -> Result<(), Box<dyn std::error::Error>> {
+/// let mdq = MdqResolver::builder("https://mdq.federation.example.org")
+///     .signed_by_pem(federation_mdq_cert_pem)?
+///     .entity("campus", "https://idp.campus.example.org/idp", ProviderSettings::default())
+///     .any_entity(ProviderSettings::default())
+///     .build()?;
+/// // The shared ACS finds the IdP of a response by its Issuer:
+/// let idp = mdq.provider_by_entity_id("https://idp.other.example.org/idp").await?;
+/// # let _ = idp;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct MdqResolver {
     inner: Arc<Inner>,

@@ -48,6 +48,26 @@ const ACCEPT_METADATA: &str =
 /// [`signed_by_pem`](Self::signed_by_pem) /
 /// [`signed_by`](Self::signed_by), or accept unsigned metadata with
 /// [`allow_unsigned`](Self::allow_unsigned).
+///
+/// ```
+/// use saml_core::store::ProviderSettings;
+/// use saml_remote::MetadataSource;
+///
+/// // One IdP's own metadata URL (unsigned, as most vendors publish it).
+/// let okta = MetadataSource::new("https://example.okta.com/app/abc/sso/saml/metadata")
+///     .provider("okta", ProviderSettings::default())
+///     .allow_unsigned();
+///
+/// // Two named IdPs plus every other one of a signed federation aggregate.
+/// # let federation_pem = "";
+/// let federation = MetadataSource::new("https://federation.example.org/idps.xml")
+///     .entity("campus", "https://idp.campus.example.org/idp", ProviderSettings::default())
+///     .entity("lab", "https://idp.lab.example.org/idp", ProviderSettings::default())
+///     .all_entities(ProviderSettings::default())
+///     .max_response_bytes(256 << 20);
+/// # let _ = (okta, federation, federation_pem);
+/// // .signed_by_pem(federation_pem)? makes the signature required.
+/// ```
 #[derive(Clone)]
 pub struct MetadataSource {
     url: String,
