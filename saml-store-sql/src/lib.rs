@@ -1,11 +1,20 @@
-//! sea-orm implementations of the saml-tower [`SessionStore`] and
-//! [`ReplayCache`] for SQLite, PostgreSQL and MySQL/MariaDB: the state that
-//! must be shared when the service runs on several nodes.
+//! sea-orm stores for saml-tower on SQLite, PostgreSQL and MySQL/MariaDB:
+//! the sessions and replay state every node must share, a user directory
+//! with CSV import, and the audit log.
 //!
-//! [`SqlStore`] is one handle that is both traits, like `MemoryStore`.
-//! [`SqlStore::connect`] opens a pool and creates the tables if they are
-//! missing (three tables, `saml_session`, `saml_replay` and `saml_pending`,
-//! see [`SqlStore::migrate`]).
+//! - [`SqlStore`] is one handle that is the [`SessionStore`], the
+//!   [`ReplayCache`] and the [`AuditSink`](saml_core::store::AuditSink), like
+//!   `MemoryStore`. [`SqlStore::connect`] opens a pool and brings the schema
+//!   up to date ([`SqlStore::migrate`], see [Migrations](#migrations)).
+//! - [`SqlStore::users`] is the [`UserDirectory`]: users per provider, keyed
+//!   by external ID, with an enabled flag, and a bulk CSV import
+//!   ([`directory`]).
+//! - [`DirectoryMapper`] puts the directory in front of sign-in: only
+//!   pre-provisioned users, or users added just in time ([`mapper`]).
+//! - [`SqlStore::audit_log`] reads the audit log back, newest first, and
+//!   [`SqlStore::purge_audit_log`] applies a retention ([`audit`]).
+//!
+//! How it behaves:
 //!
 //! - Single use holds across nodes: check-and-insert relies on the primary
 //!   key (an `INSERT` that loses the race gets a unique violation), expired
@@ -14,7 +23,8 @@
 //! - Keys are stored as their SHA-256, so lookups compare bytes exactly on
 //!   every database whatever its collation, and the session table never
 //!   holds a usable session id (the layer passes only the id's hash; the
-//!   store hashes that once more).
+//!   store hashes that once more). The user directory keys users the same
+//!   way, so `Alice` and `alice` are two users on MySQL too.
 //! - Nothing reads the system clock: every method takes `now`. A row is
 //!   expired at `now` when `expires_at <= now`. Expired rows are ignored on
 //!   read and removed by `purge_expired` (call it from a periodic task).
@@ -40,13 +50,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Migrations
+//!
+//! The schema is versioned with sea-orm-migration. Each migration is
+//! recorded in the `saml_migrations` table (not sea-orm's default
+//! `seaql_migrations`, so an application's own migrator on the same
+//! database keeps its own history):
+//!
+//! | migration | what it does |
+//! |---|---|
+//! | `m20261123_000001_create_tables` | `saml_session`, `saml_replay`, `saml_pending`, exactly as the unversioned `migrate` of earlier releases created them |
+//! | `m20261123_000002_add_indexes` | indexes on every `expires_at` (the purge) and on `saml_session.subject_hash` (IdP-initiated logout) |
+//! | `m20261123_000003_create_users` | `saml_user`, the user directory |
+//! | `m20261123_000004_create_audit_log` | `saml_audit`, the audit log |
+//!
+//! [`SqlStore::migrate`] (which [`SqlStore::connect`] calls) applies the
+//! missing ones in order. It is idempotent, and safe when several nodes
+//! start at once: it holds a database-wide lock while it runs (a
+//! transaction-scoped advisory lock on PostgreSQL, with transactional DDL; a
+//! named `GET_LOCK` on MySQL/MariaDB; an immediate write transaction on
+//! SQLite), so one node migrates and the others wait, then find nothing to
+//! do. A database made by the unversioned `migrate` of earlier releases (the
+//! three tables, no `saml_migrations`) is adopted in place: its tables and
+//! rows are kept, the first migration is recorded, the rest are applied.
+//! A database migrated by a newer release (a migration this version does not
+//! know) is refused with `StoreError::Unavailable` rather than used.
+//! [`SqlStore::applied_migrations`] and [`SqlStore::known_migrations`] tell
+//! where a database stands.
+//!
 //! This crate passes the shared conformance suite in `saml-testkit` on all
-//! three databases.
+//! three databases. The user guide's `docs/storage.md` covers deployment:
+//! the memory and SQL stores compared, several nodes, the directory and its
+//! CSV format, the audit log, and writing a store of your own.
 
-mod audit;
-mod directory;
+pub mod audit;
+pub mod directory;
 mod entity;
-mod mapper;
+pub mod mapper;
 mod migration;
 
 use std::fmt;
@@ -77,7 +117,8 @@ pub use mapper::{
 /// `ConnectOptions` and [`SqlStore::from_connection`]).
 pub use sea_orm;
 
-/// Sessions, replay keys and pending logins in a SQL database.
+/// Sessions, replay keys, pending logins, users and the audit log in a SQL
+/// database.
 ///
 /// Cloning is cheap: clones share the connection pool.
 #[derive(Clone)]
@@ -95,15 +136,16 @@ impl fmt::Debug for SqlStore {
 
 impl SqlStore {
     /// Connects to `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
-    /// `postgres://...`, `mysql://...`) and creates the tables if missing.
+    /// `postgres://...`, `mysql://...`) and brings the schema up to date
+    /// ([`migrate`](Self::migrate)).
     ///
     /// The pool keeps sea-orm's defaults, without SQL statement logging;
     /// SQLite gets a single connection, so writers in one process never meet
     /// `SQLITE_BUSY` and an in-memory database lives as long as the store.
     ///
     /// # Errors
-    /// `StoreError::Unavailable` when the database cannot be reached or the
-    /// tables cannot be created.
+    /// `StoreError::Unavailable` when the database cannot be reached or
+    /// cannot be migrated.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
@@ -116,8 +158,8 @@ impl SqlStore {
     /// is switched to write-ahead logging.
     ///
     /// # Errors
-    /// `StoreError::Unavailable` when the database cannot be reached or the
-    /// tables cannot be created.
+    /// `StoreError::Unavailable` when the database cannot be reached or
+    /// cannot be migrated.
     pub async fn connect_with(mut options: ConnectOptions) -> Result<Self, StoreError> {
         if options.get_url().starts_with("sqlite:") {
             // One connection, never closed for idleness or age: an in-memory
@@ -206,6 +248,12 @@ async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransac
         db.begin().await
     }
 }
+
+// The storage guide in `docs/` is plain Markdown; its Rust code blocks are
+// compiled (and, unless marked `no_run`, run) as doctests of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/storage.md")]
+struct StorageGuide;
 
 /// SHA-256 of `parts` joined by NUL, as lowercase hex.
 fn key_hash(parts: &[&str]) -> String {

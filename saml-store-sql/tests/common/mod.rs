@@ -133,7 +133,9 @@ pub(crate) async fn table_names(store: &SqlStore) -> std::collections::BTreeSet<
     use sea_orm::{DatabaseBackend, Statement};
     let backend = store.backend();
     let sql = match backend {
-        DatabaseBackend::Sqlite => "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        DatabaseBackend::Sqlite => {
+            "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        }
         DatabaseBackend::Postgres => {
             "SELECT tablename::text AS n FROM pg_tables WHERE schemaname = current_schema()"
         }
