@@ -73,6 +73,11 @@ impl Shared {
 }
 
 impl Shared {
+    /// Where artifacts arrive (HTTP-Artifact binding, GET or POST).
+    pub(crate) fn artifact_url(&self) -> String {
+        format!("{}{}/artifact", self.base_url, self.prefix)
+    }
+
     /// Our single logout URL (both bindings).
     pub(crate) fn slo_url(&self) -> String {
         format!("{}{}/slo", self.base_url, self.prefix)

@@ -26,6 +26,7 @@
 //! # Ok::<(), saml_tower::ConfigError>(())
 //! ```
 
+mod acs;
 mod audit;
 mod body;
 mod cookie;
