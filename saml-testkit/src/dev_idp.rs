@@ -20,6 +20,7 @@
 //! | `POST {login_url}`         | [`DevIdp::respond`] → [`PostForm::html`]                | `200 text/html` |
 //! | `GET  {metadata_url}`      | [`DevIdp::metadata_xml`]                                | `200 application/samlmetadata+xml` |
 //! | `GET  {slo_url}?SAMLRequest=…` | [`DevIdp::answer_logout`]`(query, sp_slo_url)`      | `303` to the SP's SLO URL |
+//! | (IdP-initiated logout)     | [`DevIdp::start_logout`]`(name_id, session_index, sp_slo_url, ..)` | `303` to the SP's SLO URL |
 //!
 //! With the `service` feature, `DevIdpService` is that wiring, done once:
 //! a `tower_service::Service<http::Request<B>>` that any Tower-based server
@@ -586,6 +587,7 @@ impl LoginPrompt {
 
 /// An SP's `LogoutRequest` answered by [`DevIdp::answer_logout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogoutAnswer {
     /// The validated request (its `ID`, the SP's `Issuer`, the NameID and
     /// `SessionIndex` values).
@@ -603,6 +605,7 @@ pub struct LogoutAnswer {
 
 /// An IdP-initiated logout started by [`DevIdp::start_logout`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IdpLogout {
     /// The `LogoutRequest` sent (its [`id`](LogoutRequest::id) is what the
     /// SP's answer must be `InResponseTo`).
