@@ -233,6 +233,19 @@ pub enum RequestBinding {
     Post,
 }
 
+/// How the IdP returns its Response to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseBinding {
+    /// HTTP-POST: the browser posts the Response to the ACS (the default).
+    #[default]
+    Post,
+    /// HTTP-Artifact: the browser brings an artifact, which the SP resolves
+    /// over SOAP at the IdP's artifact resolution service (the assertion
+    /// never passes through the browser). Needs an HTTP client on the layer.
+    Artifact,
+}
+
 /// Per-provider settings (DESIGN.md section 5), with the safe defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -268,6 +281,8 @@ pub struct ProviderSettings {
     /// [`Preset::Generic`]); used by [`MappingMapper`]. In configuration
     /// files: `entra_id`, `adfs`, `okta`, `google`, `shibboleth` or `generic`.
     pub preset: Preset,
+    /// How the IdP is asked to return the Response (default: HTTP-POST).
+    pub response_binding: ResponseBinding,
     /// Require the IdP's logout messages (LogoutRequest and LogoutResponse)
     /// to be signed (default `true`: an unsigned LogoutRequest would let
     /// anyone end a user's sessions).
@@ -290,6 +305,7 @@ impl Default for ProviderSettings {
             authn_context_class_refs: Vec::new(),
             clock_skew_seconds: crate::protocol::DEFAULT_CLOCK_SKEW_SECONDS,
             require_signed_logout: true,
+            response_binding: ResponseBinding::Post,
             preset: Preset::Generic,
         }
     }

@@ -8,7 +8,9 @@ use http_body_util::{BodyExt, Limited};
 use saml_core::binding::parse_form;
 use saml_core::metadata::SpMetadata;
 use saml_core::protocol::{AuthnContextComparison, AuthnRequest, bindings};
-use saml_core::store::{PendingKind, PendingLogin, Provider, RequestBinding, SamlUser, StoreError};
+use saml_core::store::{
+    PendingKind, PendingLogin, Provider, RequestBinding, ResponseBinding, SamlUser, StoreError,
+};
 use saml_core::{Error, ErrorCode};
 
 use crate::BoxError;
@@ -16,7 +18,7 @@ use crate::audit::{Audit, AuditKind, ClientAddress};
 use crate::cookie::{CookieSpec, hash_token, random_token, read};
 use crate::layer::Shared;
 use crate::reject::{Rejection, html_escape};
-use crate::{acs, slo};
+use crate::{acs, artifact, slo};
 
 pub(crate) type Answer = Result<Response<Bytes>, Rejection>;
 
@@ -148,6 +150,8 @@ where
         (&Method::GET, ["login"]) => login(shared, &parts).await,
         (&Method::POST, ["acs"]) => acs::acs(shared, &parts, body, None).await,
         (&Method::POST, [provider, "acs"]) => acs::acs(shared, &parts, body, Some(provider)).await,
+        (&Method::GET, ["artifact"]) => artifact::artifact_get(shared, &parts).await,
+        (&Method::POST, ["artifact"]) => artifact::artifact_post(shared, &parts, body).await,
         (&Method::POST, ["logout"]) => slo::logout(shared, &parts, body).await,
         (&Method::GET, ["slo"]) => slo::slo_redirect(shared, &parts).await,
         (&Method::POST, ["slo"]) => slo::slo_post(shared, &parts, body).await,
@@ -161,7 +165,8 @@ where
         Ok(response) => response,
         Err(r) => {
             tracing::warn!(target: "saml::audit", event = "rejected", path = %path, code = r.code().as_str(), detail = r.detail());
-            if segments.last() == Some(&"acs") && r.code() != ErrorCode::Replayed {
+            let consumer = matches!(segments.last(), Some(&("acs" | "artifact")));
+            if consumer && r.code() != ErrorCode::Replayed {
                 Audit::new(AuditKind::LoginFailed, shared.clock.now())
                     .code(r.code().as_str())
                     .detail(r.detail())
@@ -190,6 +195,9 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
         .single_logout_service(bindings::HTTP_POST, shared.slo_url());
     if provider.is_some() {
         md = md.assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
+    }
+    if shared.http.is_some() {
+        md = md.assertion_consumer_service(bindings::HTTP_ARTIFACT, shared.artifact_url());
     }
     if let Some(keys) = &shared.keys {
         let keys = keys.keys().await.map_err(store)?;
@@ -372,8 +380,13 @@ async fn start_login(
             ));
         }
     };
+    let (acs_url, protocol_binding) = match settings.response_binding {
+        ResponseBinding::Post => (shared.acs_url(None), bindings::HTTP_POST),
+        ResponseBinding::Artifact => (shared.artifact_url(), bindings::HTTP_ARTIFACT),
+    };
     let mut builder = AuthnRequest::builder(&shared.entity_id, &sso.location)
-        .assertion_consumer_service_url(shared.acs_url(None))
+        .assertion_consumer_service_url(acs_url)
+        .protocol_binding(Some(protocol_binding))
         .force_authn(settings.force_authn)
         .is_passive(settings.is_passive)
         .name_id_policy(settings.name_id_format.as_deref(), true);

@@ -9,6 +9,7 @@ use saml_core::clock::{Clock, SystemClock};
 use saml_core::store::{
     AuditSink, KeyStore, MappingMapper, MetadataResolver, ReplayCache, SessionStore, UserMapper,
 };
+use saml_remote::HttpClient;
 use tower_layer::Layer;
 
 use crate::service::SamlService;
@@ -47,6 +48,7 @@ pub(crate) struct Shared {
     pub(crate) allowed_return_origins: Vec<String>,
     pub(crate) audit: Option<Arc<dyn AuditSink>>,
     pub(crate) client_address: ClientAddressFn,
+    pub(crate) http: Option<Arc<dyn HttpClient>>,
 }
 
 /// How the layer finds a request's client address (for the audit log).
@@ -111,6 +113,7 @@ impl SamlLayer {
             allowed_return_origins: Vec::new(),
             audit: None,
             client_address: None,
+            http: None,
         }
     }
 }
@@ -141,6 +144,7 @@ pub struct SamlLayerBuilder {
     allowed_return_origins: Vec<String>,
     audit: Option<Arc<dyn AuditSink>>,
     client_address: Option<ClientAddressFn>,
+    http: Option<Arc<dyn HttpClient>>,
 }
 
 impl fmt::Debug for SamlLayerBuilder {
@@ -251,6 +255,15 @@ impl SamlLayerBuilder {
         self
     }
 
+    /// The client for server-to-server calls: resolving artifacts at the
+    /// IdP (HTTP-Artifact binding). Without one, `{prefix}/artifact` answers
+    /// 501 and our metadata offers no Artifact ACS. `saml_remote::ReqwestClient`
+    /// (feature `reqwest` of `saml-remote`) is the usual choice.
+    pub fn http_client(mut self, client: impl HttpClient + 'static) -> Self {
+        self.http = Some(Arc::new(client));
+        self
+    }
+
     /// Sends cookies without `Secure` so a plain-HTTP loopback server works
     /// in development. Refused unless `base_url` is `http://localhost` or
     /// `http://127.0.0.1`.
@@ -316,6 +329,7 @@ impl SamlLayerBuilder {
                 max_body_bytes: 2 * 1024 * 1024,
                 allowed_return_origins: self.allowed_return_origins,
                 audit: self.audit,
+                http: self.http,
                 client_address: self
                     .client_address
                     .unwrap_or_else(|| ClientAddressFn(Arc::new(crate::audit::peer_address))),

@@ -27,6 +27,7 @@
 //! ```
 
 mod acs;
+mod artifact;
 mod audit;
 mod body;
 mod cookie;
