@@ -155,6 +155,7 @@ where
         (&Method::POST, ["logout"]) => slo::logout(shared, &parts, body).await,
         (&Method::GET, ["slo"]) => slo::slo_redirect(shared, &parts).await,
         (&Method::POST, ["slo"]) => slo::slo_post(shared, &parts, body).await,
+        (&Method::POST, ["slo", "soap"]) => slo::slo_soap(shared, &parts, body).await,
         _ => Err(Rejection::new(
             ErrorCode::UnknownProvider,
             StatusCode::NOT_FOUND,
@@ -192,7 +193,8 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
     let mut md = SpMetadata::new(&shared.entity_id)
         .assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(None))
         .single_logout_service(bindings::HTTP_REDIRECT, shared.slo_url())
-        .single_logout_service(bindings::HTTP_POST, shared.slo_url());
+        .single_logout_service(bindings::HTTP_POST, shared.slo_url())
+        .single_logout_service(bindings::SOAP, shared.slo_soap_url());
     if provider.is_some() {
         md = md.assertion_consumer_service(bindings::HTTP_POST, shared.acs_url(provider));
     }
@@ -486,6 +488,25 @@ pub(crate) fn post_page(form: &saml_core::binding::PostForm) -> Answer {
     Ok(response)
 }
 
+/// The request body, at most `max_body_bytes` (413 beyond).
+pub(crate) async fn read_body<B>(shared: &Shared, body: B) -> Result<Bytes, Rejection>
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    Ok(Limited::new(body, shared.max_body_bytes)
+        .collect()
+        .await
+        .map_err(|_| {
+            Rejection::new(
+                ErrorCode::InputTooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+            )
+        })?
+        .to_bytes())
+}
+
 pub(crate) async fn read_form<B>(
     shared: &Shared,
     body: B,
@@ -494,18 +515,7 @@ where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
-    let too_large = || {
-        Rejection::new(
-            ErrorCode::InputTooLarge,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the posted form is too large",
-        )
-    };
-    let bytes = Limited::new(body, shared.max_body_bytes)
-        .collect()
-        .await
-        .map_err(|_| too_large())?
-        .to_bytes();
+    let bytes = read_body(shared, body).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Rejection::new(
             ErrorCode::MalformedXml,

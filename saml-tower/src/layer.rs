@@ -80,6 +80,11 @@ impl Shared {
         format!("{}{}/artifact", self.base_url, self.prefix)
     }
 
+    /// Our back-channel (SOAP) single logout URL.
+    pub(crate) fn slo_soap_url(&self) -> String {
+        format!("{}{}/slo/soap", self.base_url, self.prefix)
+    }
+
     /// Our single logout URL (both bindings).
     pub(crate) fn slo_url(&self) -> String {
         format!("{}{}/slo", self.base_url, self.prefix)

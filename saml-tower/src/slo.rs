@@ -6,7 +6,11 @@
 //! the pending logout waits, bound to this browser, for the LogoutResponse.
 //! IdP-initiated: a validated (by default signed) LogoutRequest ends every
 //! session of its (provider, NameID, SessionIndex) through the session store,
-//! once, and is answered with a LogoutResponse on the binding it came on.
+//! once, and is answered with a LogoutResponse on the binding it came on:
+//! through the browser (Redirect, POST), or on the back channel (SOAP, at
+//! `POST {prefix}/slo/soap`, where refusals are SOAP faults).
+
+use std::sync::Arc;
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use bytes::Bytes;
@@ -14,10 +18,12 @@ use chrono::Duration;
 use http::header::ORIGIN;
 use http::request::Parts;
 use http::{Response, StatusCode};
-use saml_core::binding::{RedirectParameter, decode_post, parse_redirect_query};
+use saml_core::binding::{
+    RedirectParameter, decode_post, parse_redirect_query, soap_envelope, soap_message,
+};
 use saml_core::protocol::{
     IncomingLogoutRequest, LogoutRequest, LogoutResponse, LogoutValidator, NameId, SAML_NS,
-    bindings, status,
+    SAMLP_NS, bindings, status,
 };
 use saml_core::store::{PendingKind, PendingLogin, Provider, SamlUser};
 use saml_core::xml::Document;
@@ -27,7 +33,7 @@ use crate::BoxError;
 use crate::audit::{Audit, AuditKind};
 use crate::cookie::{hash_token, random_token, read};
 use crate::endpoints::{
-    Answer, add_cookie, binding_cookie, post_page, read_form, redirect, reject, respond,
+    Answer, add_cookie, binding_cookie, post_page, read_body, read_form, redirect, reject, respond,
     safe_return_to, session_cookie, store, unknown,
 };
 use crate::layer::Shared;
@@ -259,25 +265,7 @@ async fn dispatch(
     xml: &str,
     received: Received<'_>,
 ) -> Answer {
-    let doc = Document::parse(xml, &Limits::default()).map_err(|e| reject(&e))?;
-    let root = doc.root();
-    let issuer = root
-        .child_elements()
-        .find(|e| e.is(SAML_NS, "Issuer"))
-        .map(|e| e.text().trim().to_owned())
-        .ok_or_else(|| {
-            Rejection::new(
-                ErrorCode::IssuerMismatch,
-                StatusCode::BAD_REQUEST,
-                "the logout message names no Issuer",
-            )
-        })?;
-    let provider = shared
-        .metadata
-        .provider_by_entity_id(&issuer)
-        .await
-        .map_err(store)?
-        .ok_or_else(|| unknown(&issuer))?;
+    let provider = provider_by_issuer(shared, xml).await?;
     let settings = &provider.settings;
     let mut validator = LogoutValidator::new(
         provider.metadata.entity_id(),
@@ -294,7 +282,8 @@ async fn dispatch(
             idp_initiated(shared, parts, &provider, &validator, received).await
         }
         RedirectParameter::SamlResponse => {
-            let in_response_to = root.attribute("InResponseTo").unwrap_or_default();
+            let doc = Document::parse(xml, &Limits::default()).map_err(|e| reject(&e))?;
+            let in_response_to = doc.root().attribute("InResponseTo").unwrap_or_default();
             finish_sp_initiated(
                 shared,
                 parts,
@@ -493,5 +482,158 @@ fn signed_out_page() -> Response<Bytes> {
              <body><h1>{0}</h1></body></html>",
             html_escape("Signed out")
         ),
+    )
+}
+
+/// `POST {prefix}/slo/soap`: an IdP's LogoutRequest on the back channel
+/// (SOAP). Refusals are answered as SOAP faults, not pages.
+pub(crate) async fn slo_soap<B>(shared: &Shared, parts: &Parts, body: B) -> Answer
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    match back_channel_logout(shared, parts, body).await {
+        Ok(response) => Ok(response),
+        Err(r) => {
+            tracing::warn!(target: "saml::audit", event = "rejected", path = %parts.uri.path(), code = r.code().as_str(), detail = r.detail());
+            Ok(soap_fault(&r))
+        }
+    }
+}
+
+async fn back_channel_logout<B>(shared: &Shared, parts: &Parts, body: B) -> Answer
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let bytes = read_body(shared, body).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Rejection::new(
+            ErrorCode::UnsupportedEncoding,
+            StatusCode::BAD_REQUEST,
+            "the SOAP message is not UTF-8",
+        )
+    })?;
+    let limits = Limits::default();
+    let message = soap_message(text, &limits).map_err(|e| reject(&e))?;
+    if message.local_name != "LogoutRequest" || message.namespace.as_deref() != Some(SAMLP_NS) {
+        return Err(Rejection::new(
+            ErrorCode::MalformedXml,
+            StatusCode::BAD_REQUEST,
+            format!(
+                "this endpoint takes a samlp:LogoutRequest, not <{}>",
+                message.local_name
+            ),
+        ));
+    }
+    let provider = provider_by_issuer(shared, &message.xml).await?;
+    let settings = &provider.settings;
+    let mut validator = LogoutValidator::new(
+        provider.metadata.entity_id(),
+        provider.metadata.signing_keys(),
+        shared.slo_soap_url(),
+    );
+    validator.clock_skew = Duration::seconds(settings.clock_skew_seconds);
+    validator.require_signature = settings.require_signed_logout;
+    if settings.allow_sha1 {
+        validator.verify = validator.verify.dangerous_allow_sha1();
+    }
+    let clock = shared.clock.as_ref();
+    let now = clock.now();
+    let request = validator
+        .validate_request(&message.xml, clock)
+        .map_err(|e| reject(&e))?;
+    let replay_key = format!("logout:{}:{}", provider.metadata.entity_id(), request.id);
+    if !shared
+        .replay
+        .insert_once(&replay_key, request.replay_expiry, now)
+        .await
+        .map_err(store)?
+    {
+        return Err(Rejection::new(
+            ErrorCode::Replayed,
+            StatusCode::BAD_REQUEST,
+            "this logout request was already used",
+        ));
+    }
+    let ended = end_sessions(shared, &provider, &request).await;
+    Audit::new(AuditKind::Logout, now)
+        .provider(&provider.name)
+        .subject(&request.name_id.value)
+        .detail(match &ended {
+            Ok(n) => format!("back_channel; {n} session(s) ended"),
+            Err(e) => format!("back_channel; failed: {e}"),
+        })
+        .record(shared, parts)
+        .await;
+    let status_code = if ended.is_ok() {
+        status::SUCCESS
+    } else {
+        status::RESPONDER
+    };
+    // SOAP answers go back on the same connection; Destination names the
+    // IdP's SOAP endpoint when it lists one.
+    let destination = provider.metadata.slo_endpoint(bindings::SOAP).map_or_else(
+        || provider.metadata.entity_id().to_owned(),
+        |e| {
+            e.response_location
+                .clone()
+                .unwrap_or_else(|| e.location.clone())
+        },
+    );
+    let answer = LogoutResponse::builder(&shared.entity_id, &destination, &request.id)
+        .status(status_code, None, None)
+        .build(clock)
+        .map_err(|e| reject(&e))?;
+    let key = match &shared.keys {
+        Some(keys) => keys.keys().await.map_err(store)?.signing,
+        None => None,
+    };
+    let envelope = answer
+        .soap_envelope(key.as_deref())
+        .map_err(|e| reject(&e))?;
+    Ok(respond(StatusCode::OK, "text/xml; charset=utf-8", envelope))
+}
+
+/// The configured provider named by the message's Issuer.
+async fn provider_by_issuer(shared: &Shared, xml: &str) -> Result<Arc<Provider>, Rejection> {
+    let doc = Document::parse(xml, &Limits::default()).map_err(|e| reject(&e))?;
+    let issuer = doc
+        .root()
+        .child_elements()
+        .find(|e| e.is(SAML_NS, "Issuer"))
+        .map(|e| e.text().trim().to_owned())
+        .ok_or_else(|| {
+            Rejection::new(
+                ErrorCode::IssuerMismatch,
+                StatusCode::BAD_REQUEST,
+                "the logout message names no Issuer",
+            )
+        })?;
+    shared
+        .metadata
+        .provider_by_entity_id(&issuer)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| unknown(&issuer))
+}
+
+/// A SOAP 1.1 fault carrying the refusal's code and detail.
+fn soap_fault(r: &Rejection) -> Response<Bytes> {
+    let side = if r.status().is_server_error() {
+        "SOAP-ENV:Server"
+    } else {
+        "SOAP-ENV:Client"
+    };
+    let body = format!(
+        "<SOAP-ENV:Fault><faultcode>{side}</faultcode><faultstring>{}: {}</faultstring></SOAP-ENV:Fault>",
+        r.code().as_str(),
+        html_escape(r.detail())
+    );
+    // SOAP 1.1 sends faults with 500 whatever the cause.
+    respond(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "text/xml; charset=utf-8",
+        soap_envelope(&body),
     )
 }

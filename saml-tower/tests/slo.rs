@@ -375,7 +375,7 @@ async fn sp_logout_requests_are_signed_when_the_sp_has_a_key() {
 }
 
 #[tokio::test]
-async fn sp_metadata_lists_the_single_logout_service_on_both_bindings() {
+async fn sp_metadata_lists_the_single_logout_service_on_every_binding() {
     let sp = sp();
     let reply = sp
         .send(http::Request::get("/saml/metadata").body(empty()).unwrap())
@@ -389,6 +389,13 @@ async fn sp_metadata_lists_the_single_logout_service_on_both_bindings() {
             reply.body
         );
     }
+    assert!(
+        reply.body.contains(&format!(
+            "SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:SOAP\" Location=\"{BASE}/saml/slo/soap\""
+        )),
+        "{}",
+        reply.body
+    );
 }
 
 // ====================================================================
@@ -673,4 +680,126 @@ async fn a_sign_in_the_audit_log_cannot_record_does_not_happen() {
     reply.assert_rejected(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
     assert!(reply.set_cookie("saml_session").is_none());
     assert_eq!(browser.whoami(&sp).await, None);
+}
+
+// ====================================================================
+// Back channel (SOAP)
+// ====================================================================
+
+fn soap_logout_request(sp: &Sp, name_id: &str, key: Option<&SigningKey>) -> (String, String) {
+    let name_id = NameId {
+        value: name_id.to_owned(),
+        format: None,
+        name_qualifier: None,
+        sp_name_qualifier: None,
+    };
+    let request = LogoutRequest::builder(IDP, &format!("{BASE}/saml/slo/soap"), name_id)
+        .build(&sp.clock)
+        .unwrap();
+    (request.id().to_owned(), request.soap_envelope(key).unwrap())
+}
+
+async fn post_soap(sp: &Sp, envelope: String) -> support::Reply {
+    sp.send(
+        http::Request::post("/saml/slo/soap")
+            .header("content-type", "text/xml")
+            .header("soapaction", saml_core::binding::SOAP_ACTION)
+            .body(http_body_util::Full::new(bytes::Bytes::from(envelope)))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_signed_soap_logout_request_ends_the_sessions_and_is_answered_in_soap() {
+    let sp = sp();
+    let mut alice = sign_in(&sp, ALICE).await;
+    let mut bob = sign_in(&sp, BOB).await;
+    let (id, envelope) = soap_logout_request(&sp, ALICE, Some(&slo_idp().key));
+    let reply = post_soap(&sp, envelope.clone()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let answer = saml_core::binding::soap_message(&reply.body, &Limits::default()).unwrap();
+    assert_eq!(answer.local_name, "LogoutResponse");
+    assert!(
+        answer.xml.contains(&format!("InResponseTo=\"{id}\"")),
+        "{}",
+        answer.xml
+    );
+    assert!(answer.xml.contains(status::SUCCESS), "{}", answer.xml);
+    assert_eq!(alice.whoami(&sp).await, None);
+    assert!(bob.whoami(&sp).await.is_some());
+
+    // Once only: the same request again is a SOAP fault.
+    let again = post_soap(&sp, envelope).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        again.body.contains("<faultstring>replayed: "),
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test]
+async fn soap_logout_requests_must_be_signed_by_the_idp() {
+    let sp = sp();
+    let mut alice = sign_in(&sp, ALICE).await;
+    for (key, code) in [
+        (None, "signature_missing"),
+        (Some(&slo_idp().stranger), "untrusted_key"),
+    ] {
+        let (_, envelope) = soap_logout_request(&sp, ALICE, key);
+        let reply = post_soap(&sp, envelope).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{reply:?}");
+        assert!(
+            reply.body.contains("SOAP-ENV:Client")
+                && (reply.body.contains(code) || reply.body.contains("signature_invalid")),
+            "{code}: {}",
+            reply.body
+        );
+        assert!(alice.whoami(&sp).await.is_some(), "{code}");
+    }
+    // Tampered after signing: the NameID changed to Bob's.
+    let (_, envelope) = soap_logout_request(&sp, ALICE, Some(&slo_idp().key));
+    let tampered = envelope.replace(ALICE, BOB);
+    let reply = post_soap(&sp, tampered).await;
+    assert!(
+        reply.body.contains("digest_mismatch") || reply.body.contains("signature_invalid"),
+        "{}",
+        reply.body
+    );
+    assert!(alice.whoami(&sp).await.is_some());
+}
+
+#[tokio::test]
+async fn garbage_on_the_soap_endpoint_is_a_soap_fault() {
+    let sp = sp();
+    for body in [
+        "".to_owned(),
+        "not xml".to_owned(),
+        "<a/>".to_owned(),
+        saml_core::binding::soap_envelope("<x:Other xmlns:x=\"urn:x\"/>"),
+        "<!DOCTYPE x [<!ENTITY a \"b\">]><x/>".to_owned(),
+    ] {
+        let reply = post_soap(&sp, body.clone()).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert!(
+            reply.body.contains("<SOAP-ENV:Fault>"),
+            "{body}: {}",
+            reply.body
+        );
+    }
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let reply = post_soap(&sp, huge).await;
+    assert!(
+        reply.body.contains("input_too_large"),
+        "{}",
+        &reply.body[..200.min(reply.body.len())]
+    );
+    assert!(reply.body.contains("SOAP-ENV:Client"));
 }

@@ -8,6 +8,9 @@
 //!   base64 in a form field of a page the browser posts; signed (if at all)
 //!   inside the XML.
 //!
+//! - SOAP ([`soap_envelope`], [`soap_message`]): server to server, for
+//!   artifact resolution and back-channel logout; signed inside the XML.
+//!
 //! Everything here is bounded: inflating stops at
 //! [`Limits::max_xml_bytes`](crate::Limits::max_xml_bytes) and a posted value
 //! is size-checked before it is decoded. The rendered form never carries an
@@ -29,6 +32,7 @@
 
 mod post;
 mod redirect;
+pub(crate) mod soap;
 
 pub use crate::dsig::RedirectParameter;
 
@@ -52,6 +56,7 @@ pub use post::{PostForm, decode_post, encode_post, post_form};
 pub use redirect::{
     RedirectMessage, decode_redirect, encode_redirect, parse_redirect_query, redirect_url,
 };
+pub use soap::{SOAP_ACTION, SOAP_ENV_NS, SoapMessage, soap_envelope, soap_message};
 
 use crate::error::{Error, ErrorCode, Result};
 

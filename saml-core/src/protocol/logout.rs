@@ -54,6 +54,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{DEFAULT_CLOCK_SKEW_SECONDS, NameId, SAML_NS, SAMLP_NS, STATUS_SUCCESS};
+use crate::binding::soap_envelope;
 use crate::binding::{
     PostForm, RedirectParameter, decode_redirect, parse_redirect_query, post_form, redirect_url,
 };
@@ -618,6 +619,18 @@ impl LogoutRequest {
             relay_state,
         )
     }
+
+    /// The SOAP 1.1 envelope for the back channel, the message signed in
+    /// place (enveloped, default [`SignOptions`]) when `signing` is given.
+    ///
+    /// Errors: those of [`sign_enveloped`].
+    pub fn soap_envelope(&self, signing: Option<&SigningKey>) -> Result<String> {
+        let envelope = soap_envelope(&self.to_xml());
+        match signing {
+            Some(key) => sign_enveloped(&envelope, &self.id, key, &SignOptions::default()),
+            None => Ok(envelope),
+        }
+    }
 }
 
 /// What the SP keeps about a sent [`LogoutRequest`] until the
@@ -849,6 +862,18 @@ impl LogoutResponse {
             &xml,
             relay_state,
         )
+    }
+
+    /// The SOAP 1.1 envelope for the back channel, the message signed in
+    /// place (enveloped, default [`SignOptions`]) when `signing` is given.
+    ///
+    /// Errors: those of [`sign_enveloped`].
+    pub fn soap_envelope(&self, signing: Option<&SigningKey>) -> Result<String> {
+        let envelope = soap_envelope(&self.to_xml());
+        match signing {
+            Some(key) => sign_enveloped(&envelope, &self.id, key, &SignOptions::default()),
+            None => Ok(envelope),
+        }
     }
 }
 

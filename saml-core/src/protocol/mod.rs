@@ -1,6 +1,6 @@
 //! SAML 2.0 protocol messages: building requests and validating responses.
 
-mod markup;
+pub(crate) mod markup;
 mod response;
 
 pub use response::{
