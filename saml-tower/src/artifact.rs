@@ -86,10 +86,22 @@ async fn resolve(
     let clock = shared.clock.as_ref();
     let now = clock.now();
 
-    let endpoint = provider
+    // The endpoint the artifact's index names; else the IdP's only SOAP
+    // one (pysaml2 writes the index as two ASCII hex digits, so "1" arrives
+    // as 0x3031). The endpoint comes from trusted metadata either way.
+    let soap_endpoints: Vec<_> = provider
         .metadata
-        .artifact_resolution_endpoint(Some(artifact.endpoint_index()))
+        .artifact_resolution_endpoints()
+        .iter()
         .filter(|e| e.binding == bindings::SOAP)
+        .collect();
+    let endpoint = soap_endpoints
+        .iter()
+        .find(|e| e.index == Some(artifact.endpoint_index()))
+        .or(match soap_endpoints.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
         .ok_or_else(|| {
             back_channel(format!(
                 "the metadata of `{}` lists no SOAP ArtifactResolutionService with index {}",

@@ -26,6 +26,19 @@ Routes:
   GET  /logout-initiate  ?sp=ENTITY_ID: an IdP-initiated LogoutRequest for the
                          test user and this browser's session, signed on the
                          HTTP-Redirect binding (303 to the SP's SLO endpoint)
+  GET  /logout-soap      ?sp=ENTITY_ID: the same LogoutRequest sent by the IdP
+                         itself over SOAP to the SP's SOAP SLO endpoint; the
+                         SP's LogoutResponse is parsed (and its signature
+                         checked) by pysaml2 -> 200 "soap logout ok"
+  POST /ars              the artifact resolution service (SOAP): pysaml2 parses
+                         the ArtifactResolve (checking its signature against
+                         the SP metadata); the Response the artifact stands
+                         for comes back once, in an ArtifactResponse signed by
+                         pysaml2's xmlsec1 backend.
+
+An AuthnRequest asking for ProtocolBinding HTTP-Artifact is answered with a
+303 to the SP's Artifact ACS carrying SAMLart (pysaml2's use_artifact) instead
+of the POST form.
 
 Usage:
   pysaml2_idp_server.py [--port 0] [--metadata-out FILE] [--sp-metadata FILE]
@@ -46,14 +59,19 @@ import sys
 import tempfile
 import threading
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_ARTIFACT, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_SOAP, class_name
 from saml2.authn_context import PASSWORD
 from saml2.config import IdPConfig
 from saml2.metadata import create_metadata_string
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_EMAILADDRESS, NAMEID_FORMAT_PERSISTENT, NameID
+from saml2 import samlp
+from saml2.pack import make_soap_enveloped_saml_thingy
+from saml2.soap import parse_soap_enveloped_saml_logout_response
 from saml2.server import Server
+from saml2.sigver import pre_signature_part
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 # The fixed test user.
@@ -82,6 +100,7 @@ def build_config(base, fixtures, tmp, sp_metadata):
                 "endpoints": {
                     "single_sign_on_service": [(base + "/sso/redirect", BINDING_HTTP_REDIRECT)],
                     "single_logout_service": [(base + "/slo/redirect", BINDING_HTTP_REDIRECT)],
+                    "artifact_resolution_service": [(base + "/ars", BINDING_SOAP)],
                 },
                 "want_authn_requests_signed": False,
                 "policy": {
@@ -130,6 +149,20 @@ class Idp:
 
     def response_form(self, in_response_to, destination, sp_entity_id, relay_state):
         """The POST form, and the SessionIndex pysaml2 chose for the assertion."""
+        response, session_index = self.signed_response(in_response_to, destination, sp_entity_id)
+        http_args = self.server.apply_binding(
+            BINDING_HTTP_POST,
+            response,
+            destination,
+            relay_state,
+            response=True,
+            sign=False,
+            sigalg=SIG_RSA_SHA256,
+        )
+        return http_args["data"], session_index
+
+    def signed_response(self, in_response_to, destination, sp_entity_id):
+        """The signed Response XML, and the SessionIndex pysaml2 chose."""
         name_id = NameID(format=NAME_ID_FORMAT, text=NAME_ID_VALUE)
         now = int(datetime.datetime.now(datetime.timezone.utc).timestamp())
         response = self.server.create_authn_response(
@@ -148,17 +181,8 @@ class Idp:
         if isinstance(response, list):
             # pysaml2 turned an IOError into an error Response: say so.
             raise ValueError("pysaml2 built an error response: " + "\n".join(response))
-        http_args = self.server.apply_binding(
-            BINDING_HTTP_POST,
-            str(response),
-            destination,
-            relay_state,
-            response=True,
-            sign=False,
-            sigalg=SIG_RSA_SHA256,
-        )
         session_index = re.search(r'SessionIndex="([^"]+)"', str(response))
-        return http_args["data"], session_index.group(1) if session_index else None
+        return str(response), session_index.group(1) if session_index else None
 
     def sso_redirect(self, query):
         """Signs the user in: returns the POST form and the new IdP session cookie."""
@@ -169,6 +193,8 @@ class Idp:
             req = self.server.parse_authn_request(saml_request, BINDING_HTTP_REDIRECT)
             if req is None:
                 raise ValueError("pysaml2 could not parse the AuthnRequest")
+            if req.message.protocol_binding == BINDING_HTTP_ARTIFACT:
+                return self.sso_artifact(req, query.get("RelayState", ""))
             args = self.server.response_args(req.message, [BINDING_HTTP_POST])
             form, session_index = self.response_form(
                 args["in_response_to"],
@@ -181,6 +207,101 @@ class Idp:
             cookie = secrets.token_urlsafe(16)
             self.sessions[cookie] = session_index
             return form, cookie
+
+    def sso_artifact(self, req, relay_state):
+        """Signs the user in on the Artifact binding: (redirect URL, cookie)."""
+        args = self.server.response_args(req.message, [BINDING_HTTP_ARTIFACT])
+        xml, session_index = self.signed_response(
+            args["in_response_to"], args["destination"], args["sp_entity_id"]
+        )
+        artifact = self.server.use_artifact(xml, 1)
+        cookie = secrets.token_urlsafe(16)
+        self.sessions[cookie] = session_index
+        query = {"SAMLart": artifact}
+        if relay_state:
+            query["RelayState"] = relay_state
+        return "redirect", args["destination"] + "?" + urllib.parse.urlencode(query), cookie
+
+    def resolve_artifact(self, soap):
+        """The SOAP ArtifactResponse for a SOAP ArtifactResolve."""
+        with self.lock:
+            # pysaml2 parses the ArtifactResolve but checks no signature
+            # there. Its security module checks it against the SP metadata,
+            # on the SOAP document as received (pysaml2's extraction
+            # re-serialises the element with new prefixes, which no
+            # signature survives).
+            req = self.server.parse_artifact_resolve(soap)
+            if req is None or req.signature is None:
+                raise ValueError("an unsigned or unreadable ArtifactResolve")
+            self.server.sec._check_signature(soap, req, class_name(req), None, must=True)
+            artifact = req.artifact.text.strip()
+            # Single use: the message is gone once resolved.
+            xml = self.server.artifact.pop(artifact, None)
+            rid = "id-" + secrets.token_hex(16)
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            inner = re.sub(r"^<\?xml[^>]*\?>\s*", "", xml) if xml else ""
+            signature = str(pre_signature_part(rid, self.server.sec.my_cert, 1,
+                                               digest_alg=DIGEST_SHA256, sign_alg=SIG_RSA_SHA256))
+            signature = re.sub(r"^<\?xml[^>]*\?>\s*", "", signature)
+            message = (
+                '<samlp:ArtifactResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+                'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="%s" Version="2.0" '
+                'IssueInstant="%s" InResponseTo="%s"><saml:Issuer>%s</saml:Issuer>%s'
+                '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
+                "</samlp:Status>%s</samlp:ArtifactResponse>"
+            ) % (rid, now, req.id, self.conf.entityid, signature, inner)
+            signed = self.server.sec.sign_statement(
+                message, "urn:oasis:names:tc:SAML:2.0:protocol:ArtifactResponse",
+                key_file=self.conf.key_file, node_id=rid,
+            )
+            return soap_wrap(signed)
+
+    def logout_soap(self, query, cookie):
+        """IdP-initiated logout over SOAP, sent by the IdP itself."""
+        sp = query.get("sp")
+        if not sp:
+            raise ValueError("no sp")
+        with self.lock:
+            session_index = self.sessions.get(cookie)
+            if session_index is None:
+                raise ValueError("this browser has no IdP session")
+            slo = self.server.metadata.single_logout_service(sp, BINDING_SOAP, "spsso")
+            if not slo:
+                raise ValueError("no SOAP SLO endpoint for " + sp)
+            destination = slo[0]["location"]
+            request_id, request = self.server.create_logout_request(
+                destination,
+                sp,
+                name_id=NameID(format=NAME_ID_FORMAT, text=NAME_ID_VALUE),
+                session_indexes=[session_index],
+                sign=True,
+                sign_alg=SIG_RSA_SHA256,
+                digest_alg=DIGEST_SHA256,
+            )
+        envelope = soap_wrap(str(request))
+        http_request = urllib.request.Request(
+            destination,
+            data=envelope.encode("utf-8"),
+            headers={"Content-Type": "text/xml; charset=utf-8",
+                     "SOAPAction": "http://www.oasis-open.org/committees/security"},
+        )
+        with urllib.request.urlopen(http_request, timeout=10) as r:
+            answer = r.read().decode("utf-8")
+        with self.lock:
+            # As for the ArtifactResolve: pysaml2 reads the message, and its
+            # security module checks the signature on the SOAP text as
+            # received (pysaml2's own SOAP parsing re-serialises it).
+            resp = samlp.logout_response_from_string(parse_soap_enveloped_saml_logout_response(answer))
+            if resp is None or resp.signature is None:
+                raise ValueError("an unsigned or unreadable LogoutResponse")
+            self.server.sec._check_signature(answer, resp, class_name(resp), None, must=True)
+            if resp.in_response_to != request_id:
+                raise ValueError("the LogoutResponse answers " + str(resp.in_response_to))
+            status = resp.status.status_code.value
+            if not status.endswith(":Success"):
+                raise ValueError("the SP answered " + status)
+            self.sessions.pop(cookie, None)
+        return "soap logout ok\n"
 
     def slo(self, query, cookie):
         """The SP's LogoutRequest (-> redirect URL of our answer) or LogoutResponse (-> None)."""
@@ -256,6 +377,14 @@ class Idp:
             return self.response_form(None, acs[0]["location"], sp, query.get("RelayState", ""))[0]
 
 
+def soap_wrap(xml):
+    """pysaml2's SOAP envelope around a signed message. Its
+    make_soap_enveloped_saml_thingy drops an XML declaration by splitting the
+    text on newlines and joining the rest without them, which breaks every
+    signature over text with newlines; so the declaration goes first."""
+    return make_soap_enveloped_saml_thingy(re.sub(r"^<\?xml[^>]*\?>\s*", "", xml))
+
+
 def make_handler(idp):
     class Handler(BaseHTTPRequestHandler):
         def answer(self, status, content_type, body):
@@ -291,7 +420,11 @@ def make_handler(idp):
                 if url.path == "/metadata":
                     self.answer(200, "application/samlmetadata+xml", idp.metadata())
                 elif url.path == "/sso/redirect":
-                    form, cookie = idp.sso_redirect(query)
+                    answer = idp.sso_redirect(query)
+                    if answer[0] == "redirect":
+                        self.redirect(answer[1], cookie=answer[2])
+                        return
+                    form, cookie = answer
                     data = form.encode("utf-8")
                     self.send_response(200)
                     self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -311,6 +444,8 @@ def make_handler(idp):
                         self.answer(200, "text/plain; charset=utf-8", "logged out\n")
                     else:
                         self.redirect(location, cookie="")
+                elif url.path == "/logout-soap":
+                    self.answer(200, "text/plain; charset=utf-8", idp.logout_soap(query, self.cookie()))
                 elif url.path == "/logout-initiate":
                     self.redirect(idp.logout_initiate(query, self.cookie()))
                 elif url.path == "/idp-initiated":
@@ -327,6 +462,8 @@ def make_handler(idp):
                 if self.path == "/sp-metadata":
                     idp.add_sp(body)
                     self.answer(200, "text/plain; charset=utf-8", "ok\n")
+                elif self.path == "/ars":
+                    self.answer(200, "text/xml; charset=utf-8", idp.resolve_artifact(body))
                 else:
                     self.answer(404, "text/plain; charset=utf-8", "not found\n")
             except Exception as exc:  # noqa: BLE001
