@@ -16,8 +16,9 @@ unexpected answer):
      and / show the pysaml2 user, NameID and attributes;
   3. the same SAMLResponse again (with the browser-binding cookie it was
      issued for) -> 400, no session;
-  4. an unsolicited pysaml2 Response (no InResponseTo) -> 400
-     unsolicited_response, no session;
+  4. a pysaml2 Response posted to the other provider's ACS (/saml/dev/acs)
+     -> 400, no session; an unsolicited pysaml2 Response (no InResponseTo)
+     -> 400 unsolicited_response, no session;
   5. (SP2) the same kind of unsolicited Response is accepted where IdP-initiated
      sign-in is on, lands on its RelayState, and a replay of it is refused as
      `replayed`;
@@ -199,6 +200,20 @@ def main():
     print("replay refused:", s, code)
     s, _, body, _ = browser.go(sp + "/me")
     assert s == 200 and json.loads(body)["name_id"] == NAME_ID, (s, body)
+
+    step("two providers side by side: pysaml2's response posted to the dev IdP's ACS is refused")
+    b = Browser()
+    s, h, body, _ = b.go(sp + "/saml/login?idp=py")
+    assert s == 303, (s, h, body[:300])
+    s, h, page, _ = b.go(h["location"])
+    assert s == 200, (s, page[:300])
+    action, fields = post_form(page)
+    assert action == sp + "/saml/acs", action
+    s, h, body, cookies = b.go(sp + "/saml/dev/acs", urllib.parse.urlencode(fields).encode(),
+                               dict(FORM, Accept="application/json"))
+    assert s == 400 and json.loads(body)["error"] in ("issuer_mismatch", "destination_mismatch"), (s, body[:300])
+    assert not session_set(cookies), cookies
+    print("cross-provider response refused:", json.loads(body)["error"])
 
     step("an unsolicited pysaml2 Response is refused (IdP-initiated sign-in off)")
     action, fields = unsolicited(idp, sp + "/saml/metadata", "/deep/link")
