@@ -55,11 +55,64 @@ use ErrorCode::{
 
 /// What must happen to a case.
 #[derive(Debug, Clone, Copy)]
-enum Want {
+enum Want<'c> {
     /// Refused with one of these codes.
-    Refused(&'static [ErrorCode]),
+    Refused(&'c [ErrorCode]),
     /// Accepted, and the NameID and the `mail` attribute are exactly this.
-    Accepted(&'static str),
+    Accepted(&'c str),
+}
+
+/// Every error code, for the self-check below.
+const ALL_CODES: &[ErrorCode] = &[
+    ErrorCode::MalformedXml,
+    ErrorCode::DtdForbidden,
+    ErrorCode::InputTooLarge,
+    ErrorCode::UnsupportedEncoding,
+    ErrorCode::DuplicateId,
+    ErrorCode::SignatureMissing,
+    ErrorCode::SignatureInvalid,
+    ErrorCode::DigestMismatch,
+    ErrorCode::UntrustedKey,
+    ErrorCode::AlgorithmForbidden,
+    ErrorCode::ReferenceMismatch,
+    ErrorCode::AmbiguousAssertion,
+    ErrorCode::StatusNotSuccess,
+    ErrorCode::IssuerMismatch,
+    ErrorCode::DestinationMismatch,
+    ErrorCode::AudienceMismatch,
+    ErrorCode::RecipientMismatch,
+    ErrorCode::InResponseToMismatch,
+    ErrorCode::UnsolicitedResponse,
+    ErrorCode::NotYetValid,
+    ErrorCode::Expired,
+    ErrorCode::Replayed,
+    ErrorCode::DecryptionFailed,
+    ErrorCode::UnknownProvider,
+    ErrorCode::MissingAttribute,
+    ErrorCode::AuthnContextMismatch,
+    ErrorCode::StoreUnavailable,
+];
+
+/// Self-check that a case can fail: judged against the opposite
+/// expectations (the other codes, or acceptance, or another user), the same
+/// outcome must be a failure. Returns the expectation that wrongly passed.
+fn cannot_fail(want: Want<'_>, judge: impl Fn(Want<'_>) -> Option<String>) -> Option<String> {
+    let others: Vec<ErrorCode> = ALL_CODES
+        .iter()
+        .copied()
+        .filter(|c| !matches!(want, Want::Refused(codes) if codes.contains(c)))
+        .collect();
+    let flipped = match want {
+        Want::Refused(_) => [Want::Refused(&others), Want::Accepted(ADMIN)],
+        Want::Accepted(_) => [
+            Want::Refused(ALL_CODES),
+            Want::Accepted("someone.else@example.com"),
+        ],
+    };
+    flipped
+        .into_iter()
+        .find(|f| judge(*f).is_none())
+        .map(|f| format!("the case also passes when expecting {f:?}: it cannot fail"))
 }
 
 /// One generated attack.
@@ -70,10 +123,10 @@ struct Case {
     /// The genuine NameID (raw XML) the IdP signs in the base.
     subject: &'static str,
     build: fn(&Base) -> String,
-    want: Want,
+    want: Want<'static>,
     /// A different outcome through the layer, where it reads the message
     /// before the library does (provider lookup, pending request).
-    layer: Option<Want>,
+    layer: Option<Want<'static>>,
 }
 
 impl Case {
@@ -81,7 +134,7 @@ impl Case {
         name: &'static str,
         source: &'static str,
         build: fn(&Base) -> String,
-        want: Want,
+        want: Want<'static>,
     ) -> Self {
         Self {
             name,
@@ -98,13 +151,13 @@ impl Case {
         self
     }
 
-    const fn layer(mut self, want: Want) -> Self {
+    const fn layer(mut self, want: Want<'static>) -> Self {
         self.layer = Some(want);
         self
     }
 }
 
-const fn refused(codes: &'static [ErrorCode]) -> Want {
+const fn refused(codes: &'static [ErrorCode]) -> Want<'static> {
     Want::Refused(codes)
 }
 
@@ -153,6 +206,34 @@ fn validate(xml: &str) -> Result<saml_core::protocol::Assertion, ErrorCode> {
         .map_err(|e| e.code())
 }
 
+fn judge_library(
+    want: Want<'_>,
+    got: &Result<saml_core::protocol::Assertion, ErrorCode>,
+) -> Option<String> {
+    match (want, got) {
+        (Want::Refused(codes), Err(code)) if codes.contains(code) => None,
+        (Want::Refused(codes), Err(code)) => {
+            Some(format!("refused with `{code}`, expected one of {codes:?}"))
+        }
+        (Want::Refused(_), Ok(a)) => Some(format!(
+            "ACCEPTED as `{}` (a vulnerability)",
+            a.name_id.value
+        )),
+        (Want::Accepted(name), Ok(a)) => {
+            let mail = a.attribute_values("mail");
+            (a.name_id.value != name || mail != [name]).then(|| {
+                format!(
+                    "accepted as `{}` (mail {mail:?}), expected `{name}`",
+                    a.name_id.value
+                )
+            })
+        }
+        (Want::Accepted(name), Err(code)) => Some(format!(
+            "refused with `{code}`, expected acceptance as `{name}`"
+        )),
+    }
+}
+
 /// Runs every case through `ResponseValidator`, with bases from both
 /// signers, and reports all failures at once.
 fn run_library(cases: &[Case]) {
@@ -163,28 +244,8 @@ fn run_library(cases: &[Case]) {
             let base = Base::with_subject(&lib_ctx(), signer, case.subject);
             let xml = (case.build)(&base);
             let got = validate(&xml);
-            let problem = match (case.want, &got) {
-                (Want::Refused(codes), Err(code)) if codes.contains(code) => None,
-                (Want::Refused(codes), Err(code)) => {
-                    Some(format!("refused with `{code}`, expected one of {codes:?}"))
-                }
-                (Want::Refused(_), Ok(a)) => Some(format!(
-                    "ACCEPTED as `{}` (a vulnerability)",
-                    a.name_id.value
-                )),
-                (Want::Accepted(name), Ok(a)) => {
-                    let mail = a.attribute_values("mail");
-                    (a.name_id.value != name || mail != [name]).then(|| {
-                        format!(
-                            "accepted as `{}` (mail {mail:?}), expected `{name}`",
-                            a.name_id.value
-                        )
-                    })
-                }
-                (Want::Accepted(name), Err(code)) => Some(format!(
-                    "refused with `{code}`, expected acceptance as `{name}`"
-                )),
-            };
+            let problem = judge_library(case.want, &got)
+                .or_else(|| cannot_fail(case.want, |w| judge_library(w, &got)));
             if let Some(p) = problem {
                 failures.push(format!(
                     "[library, {signer:?}] {}: {p}\n    source: {}",
@@ -218,9 +279,12 @@ async fn run_layer(cases: &[Case]) {
             let xml = (case.build)(&base);
             let calls_before = node.calls();
             let reply = browser.post_response(&node, &xml, None).await;
-            let who = browser.whoami(&node).await;
+            let user = browser.user(&node).await;
+            let who = user.as_ref().map(|(name, _)| name.as_str());
+            let mail = user.as_ref().map(|(_, mail)| mail.as_slice());
             let want = case.layer.unwrap_or(case.want);
-            let problem = judge_layer(want, &reply, who.as_deref(), &node, calls_before);
+            let judge = |w: Want<'_>| judge_layer(w, &reply, who, mail, &node, calls_before);
+            let problem = judge(want).or_else(|| cannot_fail(want, judge));
             if let Some(p) = problem {
                 failures.push(format!(
                     "[layer, {signer:?}] {}: {p}\n    source: {}\n    reply: {} {:?} {}",
@@ -242,9 +306,10 @@ async fn run_layer(cases: &[Case]) {
 }
 
 fn judge_layer(
-    want: Want,
+    want: Want<'_>,
     reply: &layer::Reply,
     who: Option<&str>,
+    mail: Option<&[String]>,
     node: &Node,
     calls_before: usize,
 ) -> Option<String> {
@@ -279,7 +344,8 @@ fn judge_layer(
                     reply.code()
                 ));
             }
-            (who != Some(name)).then(|| format!("signed in as {who:?}, expected `{name}`"))
+            (who != Some(name) || mail.is_none_or(|m| m != [name]))
+                .then(|| format!("signed in as {who:?} (mail {mail:?}), expected `{name}`"))
         }
     }
 }
@@ -2554,6 +2620,94 @@ family!(
     in_response_to,
     in_response_to_abuse_by_the_library,
     in_response_to_abuse_by_the_layer
+);
+
+// ====================================================================
+// Genuine assertions used where they do not belong
+// ====================================================================
+
+fn misdirected() -> Vec<Case> {
+    let src = "SAML 2.0 Profiles section 4.1.4.3 (Recipient, Audience, Destination) and 4.1.4.2; SAML 2.0 Security Considerations section 7.1.1.7 (assertions stolen from another SP)";
+    vec![
+        Case::new(
+            "an assertion the IdP signed for another SP",
+            src,
+            |b| {
+                let mut ctx = b.ctx.clone();
+                ctx.sp = "https://other-sp.example/metadata".into();
+                ctx.acs = "https://other-sp.example/acs".into();
+                let a = assertion_xml_for(&ctx, &b.aid);
+                b.response(&b.idp_sign(&a, &b.aid))
+            },
+            refused(&[ErrorCode::RecipientMismatch, ErrorCode::AudienceMismatch]),
+        ),
+        Case::new(
+            "an assertion for our entity ID but another ACS (Recipient)",
+            src,
+            |b| {
+                let mut ctx = b.ctx.clone();
+                ctx.acs = "https://other-sp.example/acs".into();
+                let a = assertion_xml_for(&ctx, &b.aid);
+                b.response(&b.idp_sign(&a, &b.aid))
+            },
+            refused(&[ErrorCode::RecipientMismatch]),
+        ),
+        Case::new(
+            "a signed Response addressed to another ACS (Destination)",
+            src,
+            |b| {
+                let r = b.response(&b.assertion).replacen(
+                    &format!(r#"Destination="{}""#, b.ctx.acs),
+                    r#"Destination="https://other-sp.example/acs""#,
+                    1,
+                );
+                b.idp_sign(&r, &b.rid)
+            },
+            refused(&[ErrorCode::DestinationMismatch]),
+        ),
+        Case::new(
+            "an assertion naming another IdP as Issuer, signed with this IdP's key",
+            src,
+            |b| {
+                let a = b.assertion.replacen(
+                    &format!("<saml:Issuer>{}</saml:Issuer>", b.ctx.idp),
+                    "<saml:Issuer>https://other-idp.example/metadata</saml:Issuer>",
+                    1,
+                );
+                b.response(&b.idp_sign(&a, &b.aid))
+            },
+            refused(&[IssuerMismatch]),
+        ),
+        Case::new(
+            "a failure status around a valid assertion",
+            src,
+            |b| {
+                b.assertion_signed().replacen(
+                    "urn:oasis:names:tc:SAML:2.0:status:Success",
+                    "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                    1,
+                )
+            },
+            refused(&[ErrorCode::StatusNotSuccess]),
+        ),
+        Case::new(
+            "an assertion issued an hour ago",
+            src,
+            |b| {
+                let mut ctx = b.ctx.clone();
+                ctx.now -= Duration::hours(1);
+                let a = assertion_xml_for(&ctx, &b.aid);
+                b.response(&b.idp_sign(&a, &b.aid))
+            },
+            refused(&[ErrorCode::Expired]),
+        ),
+    ]
+}
+
+family!(
+    misdirected,
+    misdirected_assertions_are_refused_by_the_library,
+    misdirected_assertions_are_refused_by_the_layer
 );
 
 // ====================================================================

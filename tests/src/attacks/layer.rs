@@ -332,12 +332,26 @@ impl Browser {
 
     /// The NameID of the user the inner service sees for this browser.
     pub(crate) async fn whoami(&mut self, node: &Node) -> Option<String> {
+        self.user(node).await.map(|(name, _)| name)
+    }
+
+    /// The NameID and the `mail` attribute values of the user the inner
+    /// service sees for this browser.
+    pub(crate) async fn user(&mut self, node: &Node) -> Option<(String, Vec<String>)> {
         let reply = self.get(node, "/whoami").await;
         assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
         if reply.body == "anonymous" {
             return None;
         }
         let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
-        v["name_id"].as_str().map(str::to_owned)
+        let mail = v["attributes"]["mail"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some((v["name_id"].as_str()?.to_owned(), mail))
     }
 }
