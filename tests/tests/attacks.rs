@@ -3072,3 +3072,143 @@ fn xmlsec1_agrees_that_the_tampered_signatures_are_invalid() {
         );
     }
 }
+
+// ====================================================================
+// Replay at the edge of the validity window
+// ====================================================================
+
+/// Alice's assertion without `SessionNotOnOrAfter` (many IdPs omit it),
+/// valid five minutes from `ctx.now`, signed, in an unsigned Response.
+fn without_session_end(ctx: &Ctx, signer: Signer) -> String {
+    let id = fresh_id("a");
+    let a = kit::assertion_xml(ctx, &id, ALICE);
+    let at = a.find(" SessionNotOnOrAfter=\"").unwrap();
+    let end = at + a[at + 22..].find('"').unwrap() + 23;
+    let a = format!("{}{}", &a[..at], &a[end..]);
+    let signed = kit::sign(signer, &a, &id, &keys().idp);
+    kit::response_xml(ctx, &fresh_id("r"), &signed)
+}
+
+#[test]
+#[ignore = "VULN: replay. saml-tower/src/acs.rs remembers an assertion ID only until Assertion::replay_expiry (saml-core/src/protocol/response.rs), the latest of Conditions/@NotOnOrAfter, SessionNotOnOrAfter and now+5 min, without the clock skew; the validator accepts until NotOnOrAfter + skew. An IdP-initiated response without SessionNotOnOrAfter, replayed in the last `clock_skew_seconds` (10 s by default) after its NotOnOrAfter, signs in again."]
+fn a_replay_inside_the_clock_skew_after_not_on_or_after_is_refused() {
+    // Source: SAML 2.0 Profiles section 4.1.4.5 ("the service provider MUST
+    // ensure that bearer assertions are not replayed, by maintaining the set
+    // of used ID values for the length of time for which the assertion would
+    // be considered valid based on the NotOnOrAfter attribute"); the
+    // assertion stays valid for NotOnOrAfter plus the clock skew, so the ID
+    // must be remembered at least that long. DESIGN.md invariants 5 and 6.
+    rt().block_on(async {
+        for skew in [10, 120] {
+            let node = Node::new(|s| {
+                s.allow_idp_initiated = true;
+                s.clock_skew_seconds = skew;
+            });
+            let xml = without_session_end(&node.ctx(None), Signer::Ours);
+            let reply = Browser::default().post_response(&node, &xml, None).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+            // NotOnOrAfter has passed, but by less than the skew: the
+            // assertion is still acceptable, so it must still be remembered.
+            node.clock
+                .advance(Duration::minutes(5) + Duration::seconds(skew / 2));
+            let mut replayer = Browser::default();
+            let reply = replayer.post_response(&node, &xml, None).await;
+            assert_eq!(reply.code(), Some("replayed"), "skew {skew}: {reply:?}");
+            assert_eq!(replayer.whoami(&node).await, None);
+        }
+    });
+}
+
+/// Alice's assertion whose Conditions carry no `NotOnOrAfter` (optional in
+/// SAML Core 2.5.1) and no `SessionNotOnOrAfter`, while the bearer
+/// confirmation is valid for an hour: the confirmation alone bounds it.
+fn confirmation_bounded(ctx: &Ctx, signer: Signer) -> String {
+    let id = fresh_id("a");
+    let a = kit::assertion_xml(ctx, &id, ALICE);
+    let drop_attr = |a: &str, name: &str| {
+        let at = a.find(&format!(" {name}=\"")).unwrap();
+        let end = at + name.len() + 3 + a[at + name.len() + 3..].find('"').unwrap() + 1;
+        format!("{}{}", &a[..at], &a[end..])
+    };
+    let a = drop_attr(&a, "SessionNotOnOrAfter");
+    // The Conditions' NotOnOrAfter is the second NotOnOrAfter (after the
+    // confirmation's); drop it, and stretch the confirmation to an hour.
+    let cond = a.find("<saml:Conditions").unwrap();
+    let a = format!("{}{}", &a[..cond], drop_attr(&a[cond..], "NotOnOrAfter"));
+    let five = kit::format_time(ctx.now + Duration::minutes(5));
+    let hour = kit::format_time(ctx.now + Duration::hours(1));
+    let a = a.replacen(
+        &format!(r#"NotOnOrAfter="{five}""#),
+        &format!(r#"NotOnOrAfter="{hour}""#),
+        1,
+    );
+    let signed = kit::sign(signer, &a, &id, &keys().idp);
+    kit::response_xml(ctx, &fresh_id("r"), &signed)
+}
+
+#[test]
+#[ignore = "VULN: replay. Assertion::replay_expiry ignores SubjectConfirmationData/@NotOnOrAfter: an IdP-initiated response whose Conditions carry no NotOnOrAfter (optional) and no SessionNotOnOrAfter, with a one-hour bearer confirmation, is remembered 5 minutes and can be replayed for the next 55 minutes."]
+fn a_replay_while_only_the_subject_confirmation_bounds_the_assertion_is_refused() {
+    // Source: SAML 2.0 Profiles section 4.1.4.5 (remember used IDs as long
+    // as the assertion would be valid); SAML Core section 2.5.1 (the
+    // Conditions' NotOnOrAfter is optional) and Profiles 4.1.4.2 (a bearer
+    // SubjectConfirmationData carries NotOnOrAfter). DESIGN.md invariant 6.
+    rt().block_on(async {
+        let node = Node::new(|s| s.allow_idp_initiated = true);
+        let xml = confirmation_bounded(&node.ctx(None), Signer::Ours);
+        let reply = Browser::default().post_response(&node, &xml, None).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+        node.clock.advance(Duration::minutes(10));
+        let mut replayer = Browser::default();
+        let reply = replayer.post_response(&node, &xml, None).await;
+        assert_eq!(reply.code(), Some("replayed"), "{reply:?}");
+        assert_eq!(replayer.whoami(&node).await, None);
+    });
+}
+
+#[test]
+#[ignore = "VULN: replay. Assertion::replay_expiry ends before the last instant ResponseValidator accepts the assertion (it misses the clock skew and SubjectConfirmationData/@NotOnOrAfter); see the two layer tests above."]
+fn the_library_replay_expiry_covers_every_instant_the_assertion_is_accepted() {
+    // The layer remembers an assertion ID until `Assertion::replay_expiry`;
+    // the library accepts the assertion until its NotOnOrAfter (Conditions
+    // and SubjectConfirmationData) plus the clock skew. The first must not
+    // end before the second. Source: SAML 2.0 Profiles section 4.1.4.5.
+    let mut ctx = lib_ctx();
+    ctx.request_id = None;
+    let mut v = validator();
+    v.allow_idp_initiated = true;
+    let none = Expectation::default();
+    let mut failures = Vec::new();
+    for (what, xml) in [
+        (
+            "no SessionNotOnOrAfter",
+            without_session_end(&ctx, Signer::Xmlsec),
+        ),
+        (
+            "only the confirmation bounds it",
+            confirmation_bounded(&ctx, Signer::Xmlsec),
+        ),
+    ] {
+        let first = v.validate_xml(&xml, &none, &FixedClock(ctx.now)).unwrap();
+        let remembered_until = first.replay_expiry(ctx.now);
+        // The last instant at which the same response is still accepted,
+        // to the second.
+        let mut last = ctx.now;
+        let mut step = Duration::hours(2);
+        while step >= Duration::seconds(1) {
+            if v.validate_xml(&xml, &none, &FixedClock(last + step))
+                .is_ok()
+            {
+                last += step;
+            } else {
+                step = Duration::seconds(step.num_seconds() / 2);
+            }
+        }
+        if remembered_until <= last {
+            failures.push(format!(
+                "{what}: remembered until {remembered_until}, accepted until {last}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

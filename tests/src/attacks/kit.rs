@@ -540,3 +540,7 @@ pub(crate) fn b64(s: &str) -> String {
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+pub(crate) fn format_time(at: DateTime<Utc>) -> String {
+    t(at)
+}
