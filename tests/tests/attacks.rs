@@ -3212,3 +3212,59 @@ fn the_library_replay_expiry_covers_every_instant_the_assertion_is_accepted() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// ====================================================================
+// Assertions the IdP signed without an audience
+// ====================================================================
+
+/// Alice's assertion without `AudienceRestriction` (or without Conditions
+/// at all), signed, in an unsigned Response.
+fn without_audience(b: &Base, drop_conditions: bool) -> String {
+    let a = &b.assertion;
+    let a = if drop_conditions {
+        let c = element(a, "<saml:Conditions", "</saml:Conditions>").to_owned();
+        a.replacen(&c, "", 1)
+    } else {
+        let r = element(
+            a,
+            "<saml:AudienceRestriction>",
+            "</saml:AudienceRestriction>",
+        )
+        .to_owned();
+        a.replacen(&r, "", 1)
+    };
+    b.response(&b.idp_sign(&a, &b.aid))
+}
+
+fn missing_audience() -> Vec<Case> {
+    let src = "SAML 2.0 Profiles section 4.1.4.2: an assertion with a bearer confirmation MUST contain an AudienceRestriction naming the SP (otherwise an assertion issued for another SP is good here); SAML 2.0 Security Considerations 7.1.1.7";
+    vec![
+        Case::new(
+            "no AudienceRestriction",
+            src,
+            |b| without_audience(b, false),
+            refused(&[ErrorCode::AudienceMismatch]),
+        ),
+        Case::new(
+            "no Conditions at all",
+            src,
+            |b| without_audience(b, true),
+            refused(&[ErrorCode::AudienceMismatch]),
+        ),
+    ]
+}
+
+const NO_AUDIENCE: &str = "VULN (lower severity, a MUST of SAML 2.0 Profiles 4.1.4.2): ResponseValidator::read_assertion (saml-core/src/protocol/response.rs) checks the Audience only when Conditions and an AudienceRestriction are present; an IdP-signed bearer assertion with neither is accepted (library) and signs in (layer). Exploitable where an assertion issued for another SP carries our ACS URL as Recipient.";
+
+#[test]
+#[ignore = "VULN (lower severity): an assertion without AudienceRestriction or Conditions is accepted by ResponseValidator (SAML 2.0 Profiles 4.1.4.2 MUST); see NO_AUDIENCE"]
+fn assertions_without_an_audience_are_refused_by_the_library() {
+    let _ = NO_AUDIENCE;
+    run_library(&missing_audience());
+}
+
+#[test]
+#[ignore = "VULN (lower severity): an assertion without AudienceRestriction or Conditions signs in through the layer (SAML 2.0 Profiles 4.1.4.2 MUST); see NO_AUDIENCE"]
+fn assertions_without_an_audience_are_refused_by_the_layer() {
+    rt().block_on(run_layer(&missing_audience()));
+}
