@@ -3272,3 +3272,74 @@ fn assertions_without_an_audience_are_refused_by_the_library() {
 fn assertions_without_an_audience_are_refused_by_the_layer() {
     rt().block_on(run_layer(&missing_audience()));
 }
+
+// ====================================================================
+// HTTP-level tricks: parameter pollution, hostile cookies
+// ====================================================================
+
+#[test]
+fn a_second_saml_response_field_is_never_read() {
+    // Source: HTTP parameter pollution (Balduzzi et al., NDSS 2011); the
+    // layer reads the first field of a name and nothing else.
+    rt().block_on(async {
+        let node = Node::new(|_| {});
+        for evil_first in [false, true] {
+            let mut browser = Browser::default();
+            let req = browser.begin_login(&node, "").await;
+            let base = Base::new(&node.ctx(Some(req)), Signer::Xmlsec);
+            let genuine = kit::b64(&base.assertion_signed());
+            let evil = kit::b64(&base.response(&base.evil));
+            let fields = if evil_first {
+                [
+                    ("SAMLResponse", evil.as_str()),
+                    ("SAMLResponse", genuine.as_str()),
+                ]
+            } else {
+                [
+                    ("SAMLResponse", genuine.as_str()),
+                    ("SAMLResponse", evil.as_str()),
+                ]
+            };
+            let reply = browser
+                .post_form(&node, "/saml/acs", form_body(&fields))
+                .await;
+            if evil_first {
+                assert_eq!(reply.code(), Some("signature_missing"), "{reply:?}");
+                assert_eq!(browser.whoami(&node).await, None);
+            } else {
+                assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+                assert_eq!(browser.whoami(&node).await.as_deref(), Some(ALICE));
+            }
+        }
+    });
+}
+
+#[test]
+fn hostile_session_and_binding_cookies_are_anonymous_never_500() {
+    // Source: OWASP Session Management Cheat Sheet (treat session ids as
+    // untrusted input).
+    rt().block_on(async {
+        let node = Node::new(|_| {});
+        let long = "A".repeat(8000);
+        for value in [
+            long.as_str(),
+            "%00%ff",
+            "\"quoted\"",
+            "a=b=c",
+            "../../etc/passwd",
+            "",
+        ] {
+            let mut browser = Browser::default();
+            browser.set_cookie("saml_session", value, "/");
+            browser.set_cookie("saml_binding", value, "/saml");
+            assert_eq!(browser.whoami(&node).await, None, "{value:?}");
+            // A login from that browser still works, with a fresh session.
+            let req = browser.begin_login(&node, "").await;
+            let xml = Base::new(&node.ctx(Some(req)), Signer::Ours).assertion_signed();
+            let reply = browser.post_response(&node, &xml, None).await;
+            assert_eq!(reply.status, StatusCode::SEE_OTHER, "{value:?}: {reply:?}");
+            assert_ne!(browser.cookie("saml_session"), Some(value));
+            assert_eq!(browser.whoami(&node).await.as_deref(), Some(ALICE));
+        }
+    });
+}
