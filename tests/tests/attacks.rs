@@ -710,8 +710,8 @@ fn xsw() -> Vec<Case> {
             },
             refused(WRAPPING),
         ),
-        // A signed assertion moved into a forged Response for admin... that
-        // still names Alice: the signed content decides.
+        // A signed assertion in a Response whose unsigned fields the
+        // attacker changed: nothing the attacker can change is read.
         Case::new(
             "signed assertion in a forged Response (Response fields changed)",
             SOMOROVSKY,
@@ -1824,7 +1824,7 @@ fn transforms() -> Vec<Case> {
         ),
         Case::new(
             "XSLT transform",
-            "W3C XML Signature Best Practices, Best Practice 2 (avoid XSLT: arbitrary code); CVE-2007-? class of XSLT-in-signature DoS, https://www.w3.org/TR/xmldsig-bestpractices/#avoid-xslt",
+            "W3C XML Signature Best Practices (2013), section 2.1.1: avoid the XSLT transform (arbitrary computation, denial of service), https://www.w3.org/TR/xmldsig-bestpractices/",
             |b| {
                 let t = format!(
                     r#"{ENVELOPED_T}<ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xslt-19991116"><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"><xsl:template match="/">x</xsl:template></xsl:stylesheet></ds:Transform>"#
@@ -1943,7 +1943,7 @@ fn transforms() -> Vec<Case> {
         // *public* certificate verified, so anyone could "sign".
         Case::new(
             "HMAC-SHA256 keyed with the IdP's public certificate",
-            "xml-crypto GHSA-c27r-x354-4m68 (CVE-2020-? HMAC with the public key), https://github.com/node-saml/xml-crypto/security/advisories/GHSA-c27r-x354-4m68",
+            "xml-crypto GHSA-c27r-x354-4m68 (an HMAC keyed with the public key verified), https://github.com/node-saml/xml-crypto/security/advisories/GHSA-c27r-x354-4m68",
             |b| {
                 let (si, c14n) = signed_info(
                     &b.aid,
@@ -2076,7 +2076,7 @@ fn dtd_xxe() -> Vec<Case> {
         ),
         Case::new(
             "encoding declared as UTF-7",
-            "UTF-7 XML smuggling (CVE-2008-? class), XML 1.0 section 4.3.3",
+            "XML 1.0 section 4.3.3 (encoding declarations); UTF-7 smuggling past text filters; DESIGN.md invariant 3 (UTF-8 only)",
             |b| {
                 format!(
                     r#"<?xml version="1.0" encoding="UTF-7"?>{}"#,
@@ -2893,9 +2893,9 @@ fn replayed_unsolicited_responses_are_refused_across_nodes() {
 
 #[test]
 fn a_response_posted_from_another_browser_is_login_csrf() {
-    // Source: Bauer et al., "Login CSRF" (Barth, Jackson, Mitchell, Robust
-    // Defenses for Cross-Site Request Forgery, CCS 2008); SAML 2.0 Profiles
-    // section 4.1.4.3.
+    // Source: Barth, Jackson, Mitchell, Robust Defenses for Cross-Site
+    // Request Forgery, CCS 2008 (login CSRF); SAML 2.0 Profiles section
+    // 4.1.4.3.
     rt().block_on(async {
         let node = Node::new(|_| {});
         // The attacker makes the victim's browser post the answer to a login
