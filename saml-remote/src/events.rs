@@ -30,15 +30,7 @@ pub const TARGET: &str = "saml::metadata";
 
 /// SHA-256 of a certificate's DER, lowercase hex.
 pub(crate) fn fingerprint(cert: &Certificate) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.der());
-    digest
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    saml_core::crypto::sha256_hex(cert.der())
 }
 
 pub(crate) fn not_after(cert: &Certificate) -> String {

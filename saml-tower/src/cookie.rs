@@ -56,12 +56,5 @@ pub(crate) fn random_token() -> Option<String> {
 
 /// SHA-256 of a token, hex: what stores keep instead of the token.
 pub(crate) fn hash_token(token: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest.as_ref() {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0F)]));
-    }
-    out
+    saml_core::crypto::sha256_hex(token.as_bytes())
 }

@@ -6,9 +6,11 @@
 //! bits) are refused unless a caller explicitly allows them.
 
 mod algorithm;
+mod hex;
 mod keys;
 
 pub use algorithm::{DigestAlgorithm, SignatureAlgorithm};
+pub use hex::{hex, sha256_hex};
 pub use keys::{Certificate, KeyType, PublicKey, SigningKey};
 
 pub(crate) use keys::decode_base64;

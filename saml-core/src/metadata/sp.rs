@@ -264,12 +264,8 @@ impl SpMetadata {
     #[must_use]
     pub fn id(&self) -> String {
         let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.entity_id.as_bytes());
-        let mut id = String::with_capacity(33);
-        id.push('_');
-        for b in hash.as_ref().iter().take(16) {
-            let _ = write!(id, "{b:02x}");
-        }
-        id
+        let half = hash.as_ref().get(..16).unwrap_or_default();
+        format!("_{}", crate::crypto::hex(half))
     }
 
     fn key_descriptor(out: &mut String, usage: &str, cert: &Certificate, methods: &[&str]) {

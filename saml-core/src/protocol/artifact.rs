@@ -42,7 +42,7 @@ use super::markup::{attr, check_values, invalid, is_xml_id, message_id, text_ele
 use super::{DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_MAX_MESSAGE_AGE_SECONDS, SAML_NS, SAMLP_NS};
 use crate::binding::soap::{soap_body_element, soap_envelope, standalone_xml};
 use crate::clock::{Clock, format_datetime};
-use crate::crypto::{PublicKey, SigningKey};
+use crate::crypto::{PublicKey, SigningKey, hex};
 use crate::dsig::{DSIG_NS, SignOptions, VerifyOptions, sign_enveloped, verify_enveloped};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
@@ -84,16 +84,6 @@ impl fmt::Debug for Artifact {
             .field("message_handle", &"<redacted>")
             .finish()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 impl Artifact {

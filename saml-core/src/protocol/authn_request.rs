@@ -21,8 +21,6 @@
 //! # Ok::<(), saml_core::Error>(())
 //! ```
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Utc};
 
 use super::bindings::HTTP_POST;
@@ -49,13 +47,7 @@ pub fn generate_id() -> Result<String> {
             "the system random number generator failed",
         )
     })?;
-    let mut id = String::with_capacity(33);
-    id.push('_');
-    for b in bytes {
-        // Writing into a String cannot fail.
-        let _ = write!(id, "{b:02x}");
-    }
-    Ok(id)
+    Ok(format!("_{}", crate::crypto::hex(&bytes)))
 }
 
 /// How the IdP compares its authentication context with the requested ones
