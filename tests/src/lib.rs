@@ -1,6 +1,10 @@
 //! Cross-crate and interoperability tests. The library part holds what the
 //! test files share: where `../shared/` lives, how to run the Python oracles,
 //! and a generator of random namespaced XML documents.
+//!
+//! `src/attacks/` is not part of this library: the attack suite
+//! (`tests/attacks.rs`) includes it with `#[path]`, because it drives the
+//! layer, whose crates are dev-dependencies of this package only.
 
 use std::path::{Path, PathBuf};
 
