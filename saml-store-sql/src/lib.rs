@@ -13,6 +13,10 @@
 //!   pre-provisioned users, or users added just in time ([`mapper`]).
 //! - [`SqlStore::audit_log`] reads the audit log back, newest first, and
 //!   [`SqlStore::purge_audit_log`] applies a retention ([`audit`]).
+//! - [`SqlStore::providers`] is the [`ProviderRegistry`]: provider
+//!   connections (settings and metadata XML) kept in the database, a
+//!   `MetadataResolver` over them; removing one removes its users and ends
+//!   its sessions ([`registry`]).
 //!
 //! How it behaves:
 //!
@@ -63,6 +67,7 @@
 //! | `m20261123_000002_add_indexes` | indexes on every `expires_at` (the purge) and on `saml_session.subject_hash` (IdP-initiated logout) |
 //! | `m20261123_000003_create_users` | `saml_user`, the user directory |
 //! | `m20261123_000004_create_audit_log` | `saml_audit`, the audit log |
+//! | `m20261123_000005_create_providers` | `saml_provider`, the provider registry; `saml_session.provider_key` (what removing a provider ends sessions by) |
 //!
 //! [`SqlStore::migrate`] (which [`SqlStore::connect`] calls) applies the
 //! missing ones in order. It is idempotent, and safe when several nodes
@@ -88,6 +93,7 @@ pub mod directory;
 mod entity;
 pub mod mapper;
 mod migration;
+pub mod registry;
 
 use std::fmt;
 
@@ -113,6 +119,7 @@ pub use directory::{
 pub use mapper::{
     DEFAULT_EMAIL_ATTRIBUTES, DEFAULT_NAME_ATTRIBUTES, DirectoryMapper, REFUSED_CODE, SignInMode,
 };
+pub use registry::{ProviderRegistry, RegistryError, Removed, StoredProvider};
 /// The sea-orm this crate is built on (for [`SqlStore::connect_with`]'s
 /// `ConnectOptions` and [`SqlStore::from_connection`]).
 pub use sea_orm;
@@ -308,6 +315,7 @@ impl SessionStore for SqlStore {
             session_index_hash: Set(record.user.session_index.as_deref().map(|s| key_hash(&[s]))),
             record: Set(to_json(&record)?),
             last_seen: Set(micros(record.last_seen)),
+            provider_key: Set(Some(key_hash(&[&record.user.provider]))),
             expires_at: Set(micros(record.expires_at)),
         };
         session::Entity::insert(row)

@@ -12,7 +12,14 @@ use std::collections::BTreeSet;
 use saml_core::store::{ReplayCache, SessionStore, StoreError};
 use saml_store_sql::SqlStore;
 use saml_testkit::conformance::{at, sample_pending, sample_session, sample_user};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseBackend};
+
+/// The old store's key hash: SHA-256 of the parts joined by NUL, hex.
+fn sha(parts: &[&str]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, parts.join("\0").as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 use common::{Server, fresh_url, index_names, raw, table_names};
 
@@ -42,6 +49,7 @@ fn expected_tables() -> BTreeSet<String> {
         "saml_audit",
         "saml_migrations",
         "saml_pending",
+        "saml_provider",
         "saml_replay",
         "saml_session",
         "saml_user",
@@ -57,8 +65,10 @@ fn expected_indexes() -> BTreeSet<String> {
         "idx_saml_audit_kind_at",
         "idx_saml_audit_provider_at",
         "idx_saml_pending_expires_at",
+        "idx_saml_provider_entity_key",
         "idx_saml_replay_expires_at",
         "idx_saml_session_expires_at",
+        "idx_saml_session_provider_key",
         "idx_saml_session_subject_hash",
         "idx_saml_user_provider_key",
     ]
@@ -87,26 +97,66 @@ async fn old_style(server: Server) -> String {
     for sql in old_migrate_sql(db.get_database_backend()) {
         db.execute_unprepared(sql).await.expect("old CREATE TABLE");
     }
-    // The old store wrote these rows through the same tables.
-    let old = SqlStore::from_connection(db);
-    assert!(old.applied_migrations().await.expect("none").is_empty());
-    old.create(sample_session(
+    // Rows as the old store wrote them (its columns, its key hashes).
+    let session = sample_session(
         "sid-old",
         sample_user("okta", "alice@example.com", Some("idx-1")),
         at(0),
         at(3600),
-    ))
-    .await
-    .expect("old session");
-    assert!(
-        old.insert_once("assertion-old", at(3600), at(0))
-            .await
-            .expect("old replay")
     );
-    old.save_pending(sample_pending("request-old", at(0), at(300)))
-        .await
-        .expect("old pending");
-    old.connection().clone().close().await.expect("close");
+    let pending = sample_pending("request-old", at(0), at(300));
+    let inserts = [
+        Query::insert()
+            .into_table(Alias::new("saml_session"))
+            .columns(
+                [
+                    "key_hash",
+                    "subject_hash",
+                    "session_index_hash",
+                    "record",
+                    "last_seen",
+                    "expires_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                sha(&["sid-old"]).into(),
+                sha(&["okta", "alice@example.com"]).into(),
+                sha(&["idx-1"]).into(),
+                serde_json::to_string(&session).unwrap().into(),
+                at(0).timestamp_micros().into(),
+                at(3600).timestamp_micros().into(),
+            ])
+            .to_owned(),
+        Query::insert()
+            .into_table(Alias::new("saml_replay"))
+            .columns(["key_hash", "expires_at"].map(Alias::new))
+            .values_panic([
+                sha(&["assertion-old"]).into(),
+                at(3600).timestamp_micros().into(),
+            ])
+            .to_owned(),
+        Query::insert()
+            .into_table(Alias::new("saml_pending"))
+            .columns(["key_hash", "record", "expires_at"].map(Alias::new))
+            .values_panic([
+                sha(&["request-old"]).into(),
+                serde_json::to_string(&pending).unwrap().into(),
+                at(300).timestamp_micros().into(),
+            ])
+            .to_owned(),
+    ];
+    for insert in &inserts {
+        db.execute(insert).await.expect("old row");
+    }
+    assert!(
+        SqlStore::from_connection(db.clone())
+            .applied_migrations()
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    db.close().await.expect("close");
     url
 }
 

@@ -16,6 +16,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod pending;
+pub(crate) mod provider;
 pub(crate) mod replay;
 pub(crate) mod session;
 pub(crate) mod user;

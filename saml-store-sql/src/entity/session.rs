@@ -16,6 +16,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub record: String,
     pub last_seen: i64,
+    /// SHA-256 of the provider (from migration 5 on; older rows have none):
+    /// what removing a provider ends sessions by.
+    #[sea_orm(nullable)]
+    pub provider_key: Option<String>,
     pub expires_at: i64,
 }
 

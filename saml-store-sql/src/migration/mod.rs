@@ -8,6 +8,7 @@
 //! | `m20261123_000002_add_indexes` | indexes on every `expires_at` (purging) and on `saml_session.subject_hash` (IdP-initiated logout) |
 //! | `m20261123_000003_create_users` | `saml_user`, the user directory |
 //! | `m20261123_000004_create_audit_log` | `saml_audit`, the audit log |
+//! | `m20261123_000005_create_providers` | `saml_provider`, the provider registry; `saml_session.provider_key` |
 //!
 //! Every step is idempotent (`IF NOT EXISTS`, indexes created only when
 //! absent), so a database whose tables were made by the old unversioned
@@ -31,6 +32,7 @@ mod m20261123_000001_create_tables;
 mod m20261123_000002_add_indexes;
 mod m20261123_000003_create_users;
 mod m20261123_000004_create_audit_log;
+mod m20261123_000005_create_providers;
 
 use sea_orm::sea_query::{Alias, ColumnDef, IntoIden};
 use sea_orm::{
@@ -57,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_add_indexes::Migration),
             Box::new(m20261123_000003_create_users::Migration),
             Box::new(m20261123_000004_create_audit_log::Migration),
+            Box::new(m20261123_000005_create_providers::Migration),
         ]
     }
 
