@@ -227,7 +227,13 @@ fn a_valid_response_gives_the_typed_assertion() {
             a.not_on_or_after,
             Some(parse_datetime("2024-06-01T12:05:00Z").unwrap())
         );
-        assert!(a.replay_expiry(now()) >= parse_datetime("2024-06-01T20:00:00Z").unwrap());
+        // Accepted until the earliest NotOnOrAfter (12:05) plus the 10 s
+        // skew; the replay cache holds the ID at least that long.
+        assert_eq!(
+            a.accepted_until,
+            parse_datetime("2024-06-01T12:05:10Z").unwrap()
+        );
+        assert!(a.replay_expiry(now()) >= a.accepted_until);
     }
 }
 
@@ -713,4 +719,30 @@ fn signature_wrapping_permutations_are_refused() {
             ),
         }
     }
+}
+
+#[test]
+fn the_replay_window_covers_every_bound_the_validator_enforces() {
+    // The subject confirmation ends first: it bounds acceptance.
+    let early = Parts {
+        scd_not_on_or_after: "2024-06-01T12:03:00Z".into(),
+        ..Parts::default()
+    };
+    let a = check(&build(&early, Signed::Response), &validator(), &pending()).unwrap();
+    assert_eq!(
+        a.accepted_until,
+        parse_datetime("2024-06-01T12:03:10Z").unwrap()
+    );
+    // The IdP session ends first.
+    let session = Parts {
+        session_not_on_or_after: Some("2024-06-01T12:02:00Z".into()),
+        ..Parts::default()
+    };
+    let a = check(&build(&session, Signed::Response), &validator(), &pending()).unwrap();
+    assert_eq!(
+        a.accepted_until,
+        parse_datetime("2024-06-01T12:02:10Z").unwrap()
+    );
+    // Never shorter than five minutes.
+    assert!(a.replay_expiry(now()) >= now() + chrono::Duration::minutes(5));
 }

@@ -79,17 +79,21 @@ pub struct Assertion {
     pub in_response_to: Option<String>,
     /// `Conditions/OneTimeUse` was present.
     pub one_time_use: bool,
+    /// The first instant the validator would refuse this assertion as
+    /// expired: the earliest `NotOnOrAfter` it enforced (conditions, the
+    /// bearer confirmation it accepted, `SessionNotOnOrAfter`) plus the
+    /// clock skew. The replay cache must remember the ID at least until then.
+    pub accepted_until: DateTime<Utc>,
 }
 
 impl Assertion {
     /// Until when the assertion ID must be remembered by the replay cache:
-    /// the latest of the validity bounds it carries (never earlier than `now`).
+    /// for as long as the validator would accept the assertion
+    /// ([`accepted_until`](Self::accepted_until), which counts the clock
+    /// skew), and at least five minutes.
     #[must_use]
     pub fn replay_expiry(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        [self.not_on_or_after, self.session_not_on_or_after]
-            .into_iter()
-            .flatten()
-            .fold(now + Duration::minutes(5), DateTime::max)
+        self.accepted_until.max(now + Duration::minutes(5))
     }
 
     /// The values of the attribute named `name` (empty if absent).
@@ -654,54 +658,64 @@ impl ResponseValidator {
                     .ok_or_else(|| err(ErrorCode::MalformedXml, "the Subject has no NameID"))?,
             )?,
         };
-        let confirmation_in_response_to = self.check_subject_confirmation(subject, expect, now)?;
+        let (confirmation_in_response_to, confirmation_not_on_or_after) =
+            self.check_subject_confirmation(subject, expect, now)?;
 
-        // Conditions.
-        let mut not_before = None;
-        let mut not_on_or_after = None;
-        let mut one_time_use = false;
-        if let Some(conditions) = child(assertion, SAML_NS, "Conditions") {
-            not_before = time_attr(conditions, "NotBefore")?;
-            not_on_or_after = time_attr(conditions, "NotOnOrAfter")?;
-            if let Some(nb) = not_before
-                && now + skew < nb
-            {
-                return Err(err(
-                    ErrorCode::NotYetValid,
-                    format!(
-                        "the assertion is valid only in {} s (clock skew {} s)",
-                        seconds(nb, now),
-                        skew.num_seconds()
-                    ),
-                ));
-            }
-            if let Some(na) = not_on_or_after
-                && now - skew >= na
-            {
-                return Err(err(
-                    ErrorCode::Expired,
-                    format!(
-                        "the assertion expired {} s ago (clock skew {} s)",
-                        seconds(now, na),
-                        skew.num_seconds()
-                    ),
-                ));
-            }
-            for restriction in children(conditions, SAML_NS, "AudienceRestriction") {
-                let ok = children(restriction, SAML_NS, "Audience")
-                    .any(|a| a.text().trim() == self.sp_entity_id);
-                if !ok {
-                    return Err(err(
-                        ErrorCode::AudienceMismatch,
-                        format!(
-                            "the assertion is not addressed to `{}`",
-                            shorten(&self.sp_entity_id)
-                        ),
-                    ));
-                }
-            }
-            one_time_use = child(conditions, SAML_NS, "OneTimeUse").is_some();
+        // Conditions: SAML Profiles 4.1.4.2 requires a bearer assertion to be
+        // audience-restricted, so they must be there.
+        let conditions = child(assertion, SAML_NS, "Conditions").ok_or_else(|| {
+            err(
+                ErrorCode::AudienceMismatch,
+                "the assertion has no Conditions, so no audience; it could be meant for any SP",
+            )
+        })?;
+        let not_before = time_attr(conditions, "NotBefore")?;
+        let not_on_or_after = time_attr(conditions, "NotOnOrAfter")?;
+        if let Some(nb) = not_before
+            && now + skew < nb
+        {
+            return Err(err(
+                ErrorCode::NotYetValid,
+                format!(
+                    "the assertion is valid only in {} s (clock skew {} s)",
+                    seconds(nb, now),
+                    skew.num_seconds()
+                ),
+            ));
         }
+        if let Some(na) = not_on_or_after
+            && now - skew >= na
+        {
+            return Err(err(
+                ErrorCode::Expired,
+                format!(
+                    "the assertion expired {} s ago (clock skew {} s)",
+                    seconds(now, na),
+                    skew.num_seconds()
+                ),
+            ));
+        }
+        let mut restrictions = children(conditions, SAML_NS, "AudienceRestriction").peekable();
+        if restrictions.peek().is_none() {
+            return Err(err(
+                ErrorCode::AudienceMismatch,
+                "the assertion names no audience (AudienceRestriction); it could be meant for any SP",
+            ));
+        }
+        for restriction in restrictions {
+            let ok = children(restriction, SAML_NS, "Audience")
+                .any(|a| a.text().trim() == self.sp_entity_id);
+            if !ok {
+                return Err(err(
+                    ErrorCode::AudienceMismatch,
+                    format!(
+                        "the assertion is not addressed to `{}`",
+                        shorten(&self.sp_entity_id)
+                    ),
+                ));
+            }
+        }
+        let one_time_use = child(conditions, SAML_NS, "OneTimeUse").is_some();
 
         // Authentication statement. The Web SSO profile requires one, but
         // real IdPs (Keycloak) omit it; without it nothing that depends on it
@@ -759,6 +773,23 @@ impl ResponseValidator {
             }
         }
 
+        // The replay cache must hold the ID while any of this is accepted.
+        let accepted_until = [
+            not_on_or_after,
+            confirmation_not_on_or_after,
+            session_not_on_or_after,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|end| end + skew)
+        .ok_or_else(|| {
+            err(
+                ErrorCode::Expired,
+                "the assertion carries no NotOnOrAfter anywhere, so it would never expire",
+            )
+        })?;
+
         let mut attributes = Vec::new();
         for statement in children(assertion, SAML_NS, "AttributeStatement") {
             for a in statement.child_elements() {
@@ -797,24 +828,26 @@ impl ResponseValidator {
             not_on_or_after,
             in_response_to: confirmation_in_response_to,
             one_time_use,
+            accepted_until,
         })
     }
 
     /// At least one bearer SubjectConfirmation must hold entirely; the first
-    /// failure is reported when none does. Returns its InResponseTo.
+    /// failure is reported when none does. Returns its InResponseTo and
+    /// NotOnOrAfter.
     fn check_subject_confirmation(
         &self,
         subject: Element<'_, '_>,
         expect: &Expectation<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>> {
+    ) -> Result<(Option<String>, Option<DateTime<Utc>>)> {
         let mut first_error = None;
         for confirmation in children(subject, SAML_NS, "SubjectConfirmation") {
             if confirmation.attribute("Method") != Some(CM_BEARER) {
                 continue;
             }
             match self.check_bearer(confirmation, expect, now) {
-                Ok(irt) => return Ok(irt),
+                Ok(found) => return Ok(found),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -833,11 +866,11 @@ impl ResponseValidator {
         confirmation: Element<'_, '_>,
         expect: &Expectation<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<String>> {
+    ) -> Result<(Option<String>, Option<DateTime<Utc>>)> {
         let skew = self.clock_skew;
         let Some(data) = child(confirmation, SAML_NS, "SubjectConfirmationData") else {
             if self.acs_url.is_none() {
-                return Ok(None);
+                return Ok((None, None));
             }
             return Err(err(
                 ErrorCode::RecipientMismatch,
@@ -865,7 +898,8 @@ impl ResponseValidator {
                 }
             }
         }
-        match time_attr(data, "NotOnOrAfter")? {
+        let not_on_or_after = time_attr(data, "NotOnOrAfter")?;
+        match not_on_or_after {
             Some(na) if now - skew >= na => {
                 return Err(err(
                     ErrorCode::Expired,
@@ -898,6 +932,6 @@ impl ResponseValidator {
         }
         let irt = data.attribute("InResponseTo");
         self.check_in_response_to(irt, expect, "SubjectConfirmationData", true)?;
-        Ok(owned(irt))
+        Ok((owned(irt), not_on_or_after))
     }
 }
