@@ -8,6 +8,8 @@
 //!   `saml-store-sql` when there is more than one node).
 //! - [`StaticMetadataResolver`]: a fixed list of identity providers, found by
 //!   name or by entity ID.
+//! - [`ChainedMetadataResolver`]: several resolvers asked in order, as one
+//!   (local files beside metadata URLs, say).
 //! - [`StaticKeyStore`]: the SP's fixed [`SpKeys`].
 //! - [`PassThroughMapper`], re-exported from `saml-core`: the default
 //!   [`UserMapper`](saml_core::store::UserMapper).
@@ -48,7 +50,7 @@
 //!
 //! This crate passes the shared conformance suite in `saml-testkit`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -562,6 +564,160 @@ impl MetadataResolver for StaticMetadataResolver {
 
     async fn providers(&self) -> Result<Vec<Arc<Provider>>, StoreError> {
         Ok(self.registry.providers.clone())
+    }
+}
+
+/// Several [`MetadataResolver`]s asked in order, as one: the layer takes a
+/// single resolver, and this lets providers from local files
+/// ([`StaticMetadataResolver`]) sit beside providers from metadata URLs
+/// (`saml_remote::RemoteMetadataResolver`) or a database registry.
+///
+/// - [`provider`](MetadataResolver::provider) and
+///   [`provider_by_entity_id`](MetadataResolver::provider_by_entity_id): the
+///   first resolver that knows the key answers; a later one is asked only
+///   when the earlier ones do not know it. A resolver that fails (a metadata
+///   URL that is down) does not hide the others: its error is returned only
+///   when no resolver found the key, so the lookup fails closed (503) rather
+///   than answering "unknown provider" for a provider that may exist.
+///   [`StoreError::Conflict`] (an ambiguous lookup) is returned at once.
+/// - [`providers`](MetadataResolver::providers): every resolver's providers
+///   in order, a name already listed by an earlier resolver left out. A
+///   failing resolver is skipped while another answers; the call fails
+///   only when every resolver failed.
+///
+/// Give providers distinct names and entity IDs across the resolvers: when
+/// two share one, the first resolver's provider shadows the other.
+///
+/// ```
+/// use saml_core::metadata::IdpMetadata;
+/// use saml_core::store::{MetadataResolver, Provider, ProviderSettings};
+/// use saml_store_memory::{ChainedMetadataResolver, StaticMetadataResolver};
+///
+/// let provider = |name: &str, entity_id: &str| Provider {
+///     name: name.to_owned(),
+///     metadata: IdpMetadata::from_parts(entity_id, vec![], vec![], vec![]),
+///     settings: ProviderSettings::default(),
+/// };
+/// let local = StaticMetadataResolver::new(vec![provider("dev", "https://dev.example")]);
+/// let other = StaticMetadataResolver::new(vec![provider("okta", "https://okta.example")]);
+/// let resolver = ChainedMetadataResolver::new().with(local).with(other);
+///
+/// let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+/// runtime.block_on(async {
+///     let okta = resolver.provider_by_entity_id("https://okta.example").await?;
+///     assert_eq!(okta.map(|p| p.name.clone()).as_deref(), Some("okta"));
+///     assert_eq!(resolver.providers().await?.len(), 2);
+///     Ok::<(), saml_core::store::StoreError>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ChainedMetadataResolver {
+    resolvers: Vec<Arc<dyn MetadataResolver>>,
+}
+
+impl ChainedMetadataResolver {
+    /// A chain with no resolver yet (it knows no provider).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends `resolver`: asked after the ones added before it.
+    #[must_use]
+    pub fn with(mut self, resolver: impl MetadataResolver + 'static) -> Self {
+        self.resolvers.push(Arc::new(resolver));
+        self
+    }
+
+    /// Appends a resolver that is already shared.
+    #[must_use]
+    pub fn with_shared(mut self, resolver: Arc<dyn MetadataResolver>) -> Self {
+        self.resolvers.push(resolver);
+        self
+    }
+
+    /// How many resolvers the chain asks.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.resolvers.len()
+    }
+
+    /// Whether the chain has no resolver.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.resolvers.is_empty()
+    }
+}
+
+/// Folds one resolver's answer into a chained lookup: `Some(result)` ends
+/// the search (found, or a conflict); otherwise a failure is kept in
+/// `failure` (the first one) and the next resolver is asked.
+fn settle(
+    answer: Result<Option<Arc<Provider>>, StoreError>,
+    failure: &mut Option<StoreError>,
+) -> Option<Result<Option<Arc<Provider>>, StoreError>> {
+    match answer {
+        Ok(Some(provider)) => Some(Ok(Some(provider))),
+        Ok(None) => None,
+        Err(e @ StoreError::Conflict(_)) => Some(Err(e)),
+        Err(e) => {
+            failure.get_or_insert(e);
+            None
+        }
+    }
+}
+
+#[async_trait]
+impl MetadataResolver for ChainedMetadataResolver {
+    async fn provider(&self, name: &str) -> Result<Option<Arc<Provider>>, StoreError> {
+        let mut failure = None;
+        for resolver in &self.resolvers {
+            if let Some(result) = settle(resolver.provider(name).await, &mut failure) {
+                return result;
+            }
+        }
+        failure.map_or(Ok(None), Err)
+    }
+
+    async fn provider_by_entity_id(
+        &self,
+        entity_id: &str,
+    ) -> Result<Option<Arc<Provider>>, StoreError> {
+        let mut failure = None;
+        for resolver in &self.resolvers {
+            let answer = resolver.provider_by_entity_id(entity_id).await;
+            if let Some(result) = settle(answer, &mut failure) {
+                return result;
+            }
+        }
+        failure.map_or(Ok(None), Err)
+    }
+
+    async fn providers(&self) -> Result<Vec<Arc<Provider>>, StoreError> {
+        let mut out: Vec<Arc<Provider>> = Vec::new();
+        let mut names = HashSet::new();
+        let mut failure = None;
+        let mut answered = false;
+        for resolver in &self.resolvers {
+            match resolver.providers().await {
+                Ok(providers) => {
+                    answered = true;
+                    for provider in providers {
+                        if names.insert(provider.name.clone()) {
+                            out.push(provider);
+                        }
+                    }
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) if !answered => Err(e),
+            _ => Ok(out),
+        }
     }
 }
 
