@@ -12,26 +12,82 @@
 //! `http://<listen>`), `--database-url` (`SAML_DATABASE_URL`, default
 //! `sqlite://saml-example.sqlite?mode=rwc`, a file in the working directory;
 //! also `postgres://...`, `mysql://...` or `memory`), repeatable
-//! `--idp NAME=METADATA_FILE` (`SAML_IDP`, comma-separated), and
+//! `--idp NAME=METADATA_URL_OR_FILE` (`SAML_IDP`, comma-separated), and
 //! `--allow-idp-initiated`. Routes: `/` (signed-in users only), `/me` (the
-//! signed-in user as JSON, or 401), the SAML endpoints under `/saml`, and
-//! the development IdP under `/dev-idp` (saml-testkit's `DevIdpService`,
-//! shared by every example).
+//! signed-in user as JSON, or 401), `/audit` (signed-in users only: the last
+//! 50 audit events as JSON, newest first), the SAML endpoints under `/saml`,
+//! and the development IdP under `/dev-idp` (saml-testkit's
+//! `DevIdpService`, shared by every example).
+//!
+//! # Identity providers
+//!
+//! `--idp NAME=FILE` reads the IdP's metadata once at startup.
+//! `--idp NAME=URL` fetches it with `saml-remote`'s `RemoteMetadataResolver`
+//! (`ReqwestClient`): at startup, then again in a background task as the
+//! document's `cacheDuration` says (at most every 6 hours), keeping the
+//! last good copy while the URL is down, so a key rollover at the IdP is
+//! picked up without a restart. URLs must be `https://`; plain `http://` is
+//! accepted for loopback hosts only (`127.0.0.1`, `::1`, `localhost`). The
+//! metadata may be unsigned: its authenticity rests on HTTPS (what single
+//! IdPs such as Okta or Entra ID publish); for a signed federation
+//! aggregate use `saml-remote` in your own code with `signed_by_pem`.
+//! Files and URLs mix freely; the layer asks the development IdP, the files
+//! and then the URLs in turn (`saml_store_memory::ChainedMetadataResolver`).
+//!
+//! Per-provider settings (DESIGN.md section 5), both repeatable:
+//!
+//! - `--idp-preset NAME=PRESET` (`SAML_IDP_PRESET`): the claim-mapping preset
+//!   of provider `NAME`: `entra_id`, `adfs`, `okta`, `google`, `shibboleth`
+//!   or `generic` (the default). It fills the user's profile and roles.
+//! - `--idp-settings NAME=FILE.json` (`SAML_IDP_SETTINGS`): the provider's
+//!   whole `ProviderSettings` as JSON; missing keys keep their defaults,
+//!   unknown keys are refused. For example
+//!   `{"preset": "okta", "display_name": "Okta", "clock_skew_seconds": 30,
+//!   "response_binding": "artifact"}`.
+//!
+//! A preset given with `--idp-preset` wins over the file's, and
+//! `--allow-idp-initiated` turns IdP-initiated sign-in on for every provider.
+//!
+//! # Several nodes
+//!
+//! Nodes behind one load balancer share the database (`--database-url
+//! postgres://...`) and are all given the load balancer's public URL as
+//! `--base-url`. The SP's entity ID, its ACS and SLO URLs, and the
+//! `Destination` every IdP message must carry all derive from the base URL,
+//! so each node accepts what the IdP sends to any of them; sessions, pending
+//! logins and used assertion IDs live in the database, so a session started
+//! on one node works on the others, logout on one ends it everywhere, and a
+//! response accepted once is refused on every node. Give nodes no SP keys of
+//! their own (or the same ones): the IdP knows one SP. The development IdP
+//! makes a new key at each start, so use a real IdP with several nodes.
+//!
+//! Sign-ins, refused sign-ins, replays and logouts are recorded in the
+//! audit log of the store (`saml_audit` in the database; the last thousand
+//! in memory with `memory`), with the client's address.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
 use saml_core::clock::SystemClock;
+use saml_core::mapping::Preset;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
-use saml_core::store::{Provider, ProviderSettings, ReplayCache, SessionStore};
-use saml_store_memory::{MemoryStore, StaticMetadataResolver};
-use saml_store_sql::SqlStore;
+use saml_core::store::{
+    AuditEvent, Provider, ProviderSettings, ReplayCache, SessionStore, StoreError,
+};
+use saml_remote::{MetadataSource, RefreshPolicy, RemoteMetadataResolver, ReqwestClient};
+use saml_store_memory::{ChainedMetadataResolver, MemoryStore, StaticMetadataResolver};
+use saml_store_sql::{AuditFilter, SqlStore};
 use saml_testkit::dev_idp::DevIdpService;
 use saml_tower::{RequireLoginLayer, SamlLayer, SignedIn};
+
+/// How many audit events `/audit` shows.
+const AUDIT_PAGE: usize = 50;
 
 /// Command-line flags.
 #[derive(Debug, Parser)]
@@ -44,19 +100,35 @@ struct Args {
     #[arg(long, env = "SAML_LISTEN", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     /// Public base URL (scheme, host, port); default `http://<listen>`.
+    /// Several nodes behind one load balancer all get the balancer's URL.
     #[arg(long, env = "SAML_BASE_URL")]
     base_url: Option<String>,
-    /// Store for sessions and replay state: `sqlite://FILE?mode=rwc`,
-    /// `postgres://...`, `mysql://...`, or `memory` (lost at exit).
+    /// Store for sessions, replay state and the audit log:
+    /// `sqlite://FILE?mode=rwc`, `postgres://...`, `mysql://...`, or
+    /// `memory` (lost at exit).
     #[arg(
         long,
         env = "SAML_DATABASE_URL",
         default_value = "sqlite://saml-example.sqlite?mode=rwc"
     )]
     database_url: String,
-    /// An extra identity provider: `NAME=METADATA_FILE` (repeatable).
+    /// An extra identity provider: `NAME=METADATA_URL_OR_FILE` (repeatable).
+    /// URLs are `https://` (`http://` to loopback hosts only) and refreshed
+    /// in the background.
     #[arg(long = "idp", env = "SAML_IDP", value_delimiter = ',')]
     idps: Vec<String>,
+    /// The claim-mapping preset of a provider: `NAME=PRESET` (`entra_id`,
+    /// `adfs`, `okta`, `google`, `shibboleth`, `generic`; repeatable).
+    #[arg(long = "idp-preset", env = "SAML_IDP_PRESET", value_delimiter = ',')]
+    idp_presets: Vec<String>,
+    /// A provider's settings as a JSON file: `NAME=FILE.json` (repeatable;
+    /// missing keys keep their defaults).
+    #[arg(
+        long = "idp-settings",
+        env = "SAML_IDP_SETTINGS",
+        value_delimiter = ','
+    )]
+    idp_settings: Vec<String>,
     /// Accept IdP-initiated (unsolicited) sign-in.
     #[arg(long, env = "SAML_ALLOW_IDP_INITIATED")]
     allow_idp_initiated: bool,
@@ -67,15 +139,108 @@ fn fail(message: impl std::fmt::Display) -> ! {
     std::process::exit(2)
 }
 
-fn provider(
-    name: &str,
-    metadata: IdpMetadata,
-    display: &str,
+/// Splits `NAME=VALUE` for the flag `flag`, or exits with a usage error.
+fn name_value<'a>(flag: &str, spec: &'a str, value: &str) -> (&'a str, &'a str) {
+    match spec.split_once('=') {
+        Some((name, v)) if !name.is_empty() && !v.is_empty() => (name, v),
+        _ => fail(format!("{flag} {spec}: expected NAME={value}")),
+    }
+}
+
+/// The per-provider settings given by `--idp-settings`, `--idp-preset` and
+/// `--allow-idp-initiated`.
+#[derive(Debug, Default)]
+struct SettingsFlags {
+    files: Vec<(String, ProviderSettings)>,
+    presets: Vec<(String, Preset)>,
     allow_idp_initiated: bool,
-) -> Provider {
-    let mut settings = ProviderSettings::default();
-    settings.display_name = Some(display.to_owned());
-    settings.allow_idp_initiated = allow_idp_initiated;
+}
+
+impl SettingsFlags {
+    fn from_args(args: &Args) -> Self {
+        let files = args
+            .idp_settings
+            .iter()
+            .map(|spec| {
+                let (name, path) = name_value("--idp-settings", spec, "FILE.json");
+                let text = std::fs::read_to_string(path)
+                    .unwrap_or_else(|e| fail(format!("--idp-settings {name}: {path}: {e}")));
+                let settings = serde_json::from_str::<ProviderSettings>(&text)
+                    .unwrap_or_else(|e| fail(format!("--idp-settings {name}: {path}: {e}")));
+                (name.to_owned(), settings)
+            })
+            .collect();
+        let presets = args
+            .idp_presets
+            .iter()
+            .map(|spec| {
+                let (name, preset) = name_value("--idp-preset", spec, "PRESET");
+                let preset = Preset::from_name(preset).unwrap_or_else(|| {
+                    fail(format!(
+                        "--idp-preset {name}: unknown preset `{preset}`; expected one of entra_id, adfs, okta, google, shibboleth, generic"
+                    ))
+                });
+                (name.to_owned(), preset)
+            })
+            .collect();
+        Self {
+            files,
+            presets,
+            allow_idp_initiated: args.allow_idp_initiated,
+        }
+    }
+
+    /// Refuses settings for a provider that no `--idp` names (a typo).
+    fn check_names(&self, known: &[&str]) {
+        let named = self
+            .files
+            .iter()
+            .map(|(n, _)| (n, "--idp-settings"))
+            .chain(self.presets.iter().map(|(n, _)| (n, "--idp-preset")));
+        for (name, flag) in named {
+            if !known.contains(&name.as_str()) {
+                fail(format!(
+                    "{flag} {name}: no provider is named `{name}` (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+
+    /// The settings of provider `name`, shown as `display`.
+    fn for_provider(&self, name: &str, display: &str) -> ProviderSettings {
+        let mut settings = self
+            .files
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        if let Some((_, preset)) = self.presets.iter().rev().find(|(n, _)| n == name) {
+            settings.preset = *preset;
+        }
+        if settings.display_name.is_none() {
+            settings.display_name = Some(display.to_owned());
+        }
+        if self.allow_idp_initiated {
+            settings.allow_idp_initiated = true;
+        }
+        settings
+    }
+}
+
+/// Whether an `--idp` source is a URL (anything with a scheme); saml-remote
+/// refuses every scheme but `https` and loopback `http`.
+fn is_url(source: &str) -> bool {
+    source.contains("://")
+}
+
+/// Loads a `NAME=METADATA_FILE` provider.
+fn file_provider(name: &str, path: &str, settings: ProviderSettings) -> Provider {
+    let xml = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(format!("--idp {name}: {path}: {e}")));
+    let metadata = IdpMetadata::parse(&xml, &MetadataOptions::new())
+        .unwrap_or_else(|e| fail(format!("--idp {name}: {e}")));
     Provider {
         name: name.to_owned(),
         metadata,
@@ -83,53 +248,130 @@ fn provider(
     }
 }
 
-/// Loads `NAME=METADATA_FILE` providers. Plain `http://` metadata URLs are for
-/// loopback hosts only; fetching metadata over HTTP arrives with remote metadata.
-fn extra_provider(spec: &str, allow_idp_initiated: bool) -> Provider {
-    let Some((name, source)) = spec.split_once('=') else {
-        fail(format!("--idp {spec}: expected NAME=METADATA_FILE"))
-    };
-    if source.starts_with("http://") || source.starts_with("https://") {
-        fail(format!(
-            "--idp {name}: metadata URLs are not supported yet; save the metadata and pass the file"
-        ));
+/// The providers behind metadata URLs, fetched now and refreshed by a
+/// background task. `None` when no `--idp` is a URL.
+async fn remote_providers(
+    urls: &[(&str, &str)],
+    flags: &SettingsFlags,
+    client: &ReqwestClient,
+) -> Option<RemoteMetadataResolver> {
+    if urls.is_empty() {
+        return None;
     }
-    let xml = std::fs::read_to_string(source)
-        .unwrap_or_else(|e| fail(format!("--idp {name}: {source}: {e}")));
-    let metadata = IdpMetadata::parse(&xml, &MetadataOptions::new())
-        .unwrap_or_else(|e| fail(format!("--idp {name}: {e}")));
-    provider(name, metadata, name, allow_idp_initiated)
+    let mut builder = RemoteMetadataResolver::builder()
+        .http_client(Arc::new(client.clone()))
+        // The background task keeps copies fresh: no sign-in waits for a fetch.
+        .policy(RefreshPolicy::new().with_refresh_on_lookup(false));
+    for (name, url) in urls {
+        builder = builder.source(
+            MetadataSource::new(*url)
+                .provider(*name, flags.for_provider(name, name))
+                // Single IdPs publish unsigned metadata: HTTPS vouches for it.
+                .allow_unsigned(),
+        );
+    }
+    let resolver = builder
+        .build()
+        .unwrap_or_else(|e| fail(format!("--idp: {e}")));
+    // A URL that is down now is retried by the task; its provider answers
+    // 503 until then, and the others work.
+    if let Err(e) = resolver.refresh().await {
+        eprintln!("saml-example-axum: fetching IdP metadata: {e} (retrying in the background)");
+    }
+    tokio::spawn(resolver.clone().refresh_task());
+    Some(resolver)
+}
+
+/// The store: sessions, replay state and the audit log.
+#[derive(Debug, Clone)]
+enum Store {
+    Memory(MemoryStore),
+    Sql(SqlStore),
+}
+
+impl Store {
+    /// The last `AUDIT_PAGE` audit events, newest first.
+    async fn recent_audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
+        match self {
+            Self::Memory(store) => {
+                let mut events = store.recent_audit_events().await;
+                events.truncate(AUDIT_PAGE);
+                Ok(events)
+            }
+            Self::Sql(store) => {
+                let limit = u64::try_from(AUDIT_PAGE).unwrap_or(50);
+                store.audit_log(&AuditFilter::new().limit(limit)).await
+            }
+        }
+    }
 }
 
 /// Builds the application: routes, the development IdP and the SAML layer.
 async fn app(args: &Args, base_url: &str) -> Router {
+    let flags = SettingsFlags::from_args(args);
     let dev = DevIdpService::for_base_url(base_url)
         .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
     let dev_metadata = IdpMetadata::parse(&dev.idp().metadata_xml(), &MetadataOptions::new())
         .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
-    let mut providers = vec![provider(
-        "dev",
-        dev_metadata,
-        "Development IdP",
-        args.allow_idp_initiated,
-    )];
-    providers.extend(
-        args.idps
-            .iter()
-            .map(|spec| extra_provider(spec, args.allow_idp_initiated)),
-    );
+    let specs: Vec<(&str, &str)> = args
+        .idps
+        .iter()
+        .map(|spec| name_value("--idp", spec, "METADATA_URL_OR_FILE"))
+        .collect();
+    let mut known = vec!["dev"];
+    for (name, _) in &specs {
+        if known.contains(name) {
+            fail(format!("--idp {name}: the name `{name}` is taken"));
+        }
+        known.push(name);
+    }
+    flags.check_names(&known);
 
-    let mut builder = SamlLayer::builder(base_url)
-        .metadata_resolver(StaticMetadataResolver::new(providers))
-        .clock(SystemClock);
-    builder = if args.database_url == "memory" {
-        builder.stores(MemoryStore::new())
+    let mut files = vec![Provider {
+        name: "dev".to_owned(),
+        metadata: dev_metadata,
+        settings: flags.for_provider("dev", "Development IdP"),
+    }];
+    let mut urls = Vec::new();
+    for (name, source) in specs {
+        if is_url(source) {
+            urls.push((name, source));
+        } else {
+            files.push(file_provider(name, source, flags.for_provider(name, name)));
+        }
+    }
+    let client = ReqwestClient::new().unwrap_or_else(|e| fail(format!("HTTP client: {e}")));
+    let mut resolver = ChainedMetadataResolver::new().with(
+        StaticMetadataResolver::try_new(files).unwrap_or_else(|e| fail(format!("--idp: {e}"))),
+    );
+    if let Some(remote) = remote_providers(&urls, &flags, &client).await {
+        resolver = resolver.with(remote);
+    }
+
+    let store = if args.database_url == "memory" {
+        Store::Memory(MemoryStore::new())
     } else {
         let store = SqlStore::connect(&args.database_url)
             .await
             .unwrap_or_else(|e| fail(format!("--database-url: {e}")));
         tokio::spawn(purge_now_and_then(store.clone()));
-        builder.stores(store)
+        Store::Sql(store)
+    };
+    let mut builder = SamlLayer::builder(base_url)
+        .metadata_resolver(resolver)
+        .clock(SystemClock)
+        // Resolving artifacts (`"response_binding": "artifact"` in --idp-settings).
+        .http_client(client)
+        // The peer address axum records (`into_make_service_with_connect_info`).
+        .client_address(|parts| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip().to_string())
+        });
+    builder = match &store {
+        Store::Memory(memory) => builder.stores(memory.clone()).audit_sink(memory.clone()),
+        Store::Sql(sql) => builder.stores(sql.clone()).audit_sink(sql.clone()),
     };
     if base_url.starts_with("http://") {
         builder = builder.insecure_allow_http_cookies_on_localhost();
@@ -138,11 +380,28 @@ async fn app(args: &Args, base_url: &str) -> Router {
 
     Router::new()
         .route("/", get(home))
+        .route("/audit", get(move || audit(store.clone())))
         .route_layer(RequireLoginLayer::new())
         .route("/me", get(me))
         // The development IdP's routes, matched on the full path.
         .route_service("/dev-idp/{*rest}", dev)
         .layer(saml)
+}
+
+/// The last audit events as JSON (any signed-in user may look here; a real
+/// application shows them to administrators only).
+async fn audit(store: Store) -> Response {
+    match store.recent_audit_events().await {
+        Ok(events) => axum::Json(events).into_response(),
+        Err(e) => {
+            eprintln!("saml-example-axum: reading the audit log: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"error": "store_unavailable"})),
+            )
+                .into_response()
+        }
+    }
 }
 
 async fn home(SignedIn(user): SignedIn) -> Html<String> {
@@ -226,11 +485,14 @@ async fn main() {
     println!(
         "saml-example-axum listening on {local}; open {base_url}/ and sign in at the development IdP"
     );
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    if let Err(e) = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
     {
         fail(e);
     }
