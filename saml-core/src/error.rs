@@ -66,6 +66,9 @@ pub enum ErrorCode {
     AuthnContextMismatch,
     /// A store could not be reached; access is denied.
     StoreUnavailable,
+    /// The user is valid at the IdP but may not sign in here (not
+    /// provisioned, or disabled).
+    UserNotAllowed,
 }
 
 impl ErrorCode {
@@ -98,6 +101,7 @@ impl ErrorCode {
         Self::MissingAttribute,
         Self::AuthnContextMismatch,
         Self::StoreUnavailable,
+        Self::UserNotAllowed,
     ];
 
     /// The stable snake_case string of this code.
@@ -131,6 +135,7 @@ impl ErrorCode {
             Self::MissingAttribute => "missing_attribute",
             Self::AuthnContextMismatch => "authn_context_mismatch",
             Self::StoreUnavailable => "store_unavailable",
+            Self::UserNotAllowed => "user_not_allowed",
         }
     }
 }

@@ -98,7 +98,6 @@ pub mod registry;
 use std::fmt;
 
 use async_trait::async_trait;
-use aws_lc_rs::digest::{SHA256, digest};
 use chrono::{DateTime, Utc};
 use saml_core::store::{PendingLogin, ReplayCache, SessionRecord, SessionStore, StoreError};
 use sea_orm::sea_query::Expr;
@@ -264,16 +263,7 @@ struct StorageGuide;
 
 /// SHA-256 of `parts` joined by NUL, as lowercase hex.
 fn key_hash(parts: &[&str]) -> String {
-    let joined = parts.join("\0");
-    let hash = digest(&SHA256, joined.as_bytes());
-    hash.as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut out, b| {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-            out
-        })
+    saml_core::crypto::sha256_hex(parts.join("\0").as_bytes())
 }
 
 /// The stored form of an instant.

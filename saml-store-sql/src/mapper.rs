@@ -12,9 +12,8 @@
 //!   attributes) on the first sign-in; of several concurrent first
 //!   sign-ins, one adds the row. A disabled user is still refused.
 //!
-//! A refused user gets [`REFUSED_CODE`] (`missing_attribute`: no code for
-//! "not allowed" exists yet) with a detail saying whether the user is
-//! unknown or disabled; a database failure gets `store_unavailable`, so the
+//! A refused user gets [`REFUSED_CODE`] (`user_not_allowed`) with a detail
+//! saying whether the user is unknown or disabled; a database failure gets `store_unavailable`, so the
 //! login fails closed.
 //!
 //! ```
@@ -46,10 +45,9 @@ use crate::directory::{
 
 /// The error code of a refused user (unknown or disabled).
 ///
-/// `saml-core` has no code for "this user may not sign in" yet; until it
-/// has, refusals use `missing_attribute` (HTTP 400), and the detail says
-/// what happened.
-pub const REFUSED_CODE: ErrorCode = ErrorCode::MissingAttribute;
+/// `user_not_allowed` (HTTP 403 through the layer); the detail says whether
+/// the user is unknown or disabled.
+pub const REFUSED_CODE: ErrorCode = ErrorCode::UserNotAllowed;
 
 /// Attributes searched, in order, for a new user's email address.
 pub const DEFAULT_EMAIL_ATTRIBUTES: &[&str] = &[

@@ -23,6 +23,7 @@ impl Rejection {
             ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::UnknownProvider => StatusCode::NOT_FOUND,
             ErrorCode::InputTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UserNotAllowed => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         };
         Self {
