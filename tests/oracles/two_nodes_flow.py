@@ -20,7 +20,11 @@ answer. Phases:
                   the same SAMLResponse posted to B is refused (replayed or
                   in_response_to_mismatch), no session; a login started on A
                   and finished at B's ACS works (the pending login is shared)
-                  and its response is refused on A afterwards; SP-initiated
+                  and its response is refused on A afterwards; an
+                  unsolicited response (both nodes allow IdP-initiated
+                  sign-in) accepted on A is refused on B as `replayed` (no
+                  pending login decides here: only the shared replay
+                  cache); SP-initiated
                   logout on B (LogoutRequest to pysaml2, its LogoutResponse
                   back to B) ends the session on A (/me 401 on A and B).
   outage-prepare  a signed-in session, and a second login taken as far as
@@ -179,6 +183,19 @@ def shared(state, a, b, idp):
     assert s == 400 and code in ("replayed", "in_response_to_mismatch"), (s, code)
     print("cross-node login ok; its replay on A refused:", s, code)
 
+    step("an unsolicited response accepted on A is refused on B as replayed")
+    query = urllib.parse.urlencode({"sp": a + "/saml/metadata", "RelayState": "/deep/link"})
+    s, _, page, _ = Browser().go(idp + "/idp-initiated?" + query)
+    assert s == 200, (s, page[:300])
+    action, fields = post_form(page)
+    assert action == a + "/saml/acs", action
+    s, h, body, cookies = Browser().go(action, urllib.parse.urlencode(fields).encode(), FORM)
+    assert s == 303 and session_set(cookies), (s, h, body[:300])
+    s, h, body, cookies = Browser().go(on(b, action), urllib.parse.urlencode(fields).encode(),
+                                       dict(FORM, Accept="application/json"))
+    assert s == 400 and json.loads(body)["error"] == "replayed" and not session_set(cookies), (s, body[:300])
+    print("unsolicited replay on B refused: replayed")
+
     step("logout on B (SP-initiated, through pysaml2) ends the session on A")
     s, h, body, _ = browser.go(b + "/saml/logout", b"", dict(FORM, Origin=a))
     assert s == 303 and h["location"].startswith(idp + "/slo/redirect?SAMLRequest="), (s, h, body[:300])
@@ -198,7 +215,7 @@ def shared(state, a, b, idp):
     s, _, body, _ = Browser().go(a + "/audit", headers=dict(JSON, Cookie="saml_session=" + session2))
     assert s == 200, (s, body[:300])
     kinds = [e["kind"] for e in json.loads(body)]
-    assert kinds.count("login") >= 2 and "logout" in kinds, kinds
+    assert kinds.count("login") >= 3 and "logout" in kinds and "replay" in kinds, kinds
     assert any(e["kind"] == "login" and e["subject"] == NAME_ID and e["client_address"] == "127.0.0.1"
                for e in json.loads(body)), body[:600]
     print("audit:", kinds)

@@ -5,8 +5,14 @@
 //! every Destination name it, so either node accepts what the IdP sends),
 //! and `tests/oracles/two_nodes_flow.py` walking through the phases.
 //!
+//! Node A reads the IdP's metadata from a file, node B from the IdP's
+//! metadata URL (`--idp py=http://127.0.0.1:PORT/metadata`, saml-remote).
+//! Both allow IdP-initiated sign-in, so an unsolicited response (no pending
+//! login to consume) shows that the replay cache itself is shared.
+//!
 //! 1. `shared`: login on A, the session works on B; the same SAMLResponse
-//!    replayed to B is refused; logout on B ends the session on A.
+//!    replayed to B is refused; an unsolicited response accepted on A is
+//!    refused on B as `replayed`; logout on B ends the session on A.
 //! 2. A database outage. The nodes' connections carry
 //!    `application_name=<schema>`; the outage renames the run's schema
 //!    (`ALTER SCHEMA s RENAME TO s_away`) and ends the nodes' connections
@@ -191,7 +197,7 @@ fn oracle(script: &str) -> PathBuf {
 }
 
 /// A node: its flags only (no `SAML_*` variables from the environment).
-fn node(listen: &str, base_url: Option<&str>, idp_metadata: &Path, database: &str) -> Command {
+fn node(listen: &str, base_url: Option<&str>, idp: &str, database: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_saml-example-axum"));
     for (var, _) in std::env::vars_os() {
         if var.to_string_lossy().starts_with("SAML_") {
@@ -199,8 +205,8 @@ fn node(listen: &str, base_url: Option<&str>, idp_metadata: &Path, database: &st
         }
     }
     command
-        .args(["--listen", listen, "--database-url", database, "--idp"])
-        .arg(format!("py={}", idp_metadata.display()));
+        .args(["--listen", listen, "--database-url", database])
+        .args(["--idp", &format!("py={idp}"), "--allow-idp-initiated"]);
     if let Some(base) = base_url {
         command.args(["--base-url", base]);
     }
@@ -225,19 +231,30 @@ fn two_nodes_share_sessions_replay_state_and_logout_and_survive_an_outage() {
         .arg(&idp_metadata);
     let idp = format!("http://{}", processes.start("pysaml2-idp", idp));
     let database = schema.node_url();
-    // Node A first: its address becomes the shared base URL.
+    // Node A first: its address becomes the shared base URL. A reads the
+    // IdP's metadata from the file, B from its URL (saml-remote).
     let a = format!(
         "http://{}",
         processes.start(
             "node-a",
-            node("127.0.0.1:0", None, &idp_metadata, &database)
+            node(
+                "127.0.0.1:0",
+                None,
+                &idp_metadata.display().to_string(),
+                &database
+            )
         )
     );
     let b = format!(
         "http://{}",
         processes.start(
             "node-b",
-            node("127.0.0.1:0", Some(&a), &idp_metadata, &database)
+            node(
+                "127.0.0.1:0",
+                Some(&a),
+                &format!("{idp}/metadata"),
+                &database
+            )
         )
     );
 
