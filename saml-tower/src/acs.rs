@@ -10,7 +10,7 @@ use http::StatusCode;
 use http::request::Parts;
 use saml_core::binding::decode_post;
 use saml_core::protocol::{AuthnContextRequirement, Expectation, ResponseValidator, SAML_NS};
-use saml_core::store::{PendingKind, Provider, SessionRecord};
+use saml_core::store::{PendingKind, PendingLogin, Provider, SessionRecord};
 use saml_core::xml::Document;
 use saml_core::{ErrorCode, Limits};
 
@@ -142,6 +142,7 @@ pub(crate) async fn consume(
                     )
                 })?;
             if pending.kind != PendingKind::Login {
+                put_back(shared, pending).await;
                 return Err(Rejection::new(
                     ErrorCode::InResponseToMismatch,
                     StatusCode::BAD_REQUEST,
@@ -149,6 +150,7 @@ pub(crate) async fn consume(
                 ));
             }
             if pending.provider != provider.name {
+                put_back(shared, pending).await;
                 return Err(Rejection::new(
                     ErrorCode::IssuerMismatch,
                     StatusCode::BAD_REQUEST,
@@ -161,6 +163,7 @@ pub(crate) async fn consume(
             if verify_slices_are_equal(cookie.as_bytes(), pending.browser_binding.as_bytes())
                 .is_err()
             {
+                put_back(shared, pending).await;
                 return Err(Rejection::new(
                     ErrorCode::InResponseToMismatch,
                     StatusCode::FORBIDDEN,
@@ -205,9 +208,15 @@ pub(crate) async fn consume(
             .filter(|p| p.force_authn)
             .map(|p| p.issued_at),
     };
-    let assertion = validator
-        .validate(&doc, &expect, shared.clock.as_ref())
-        .map_err(|e| reject(&e))?;
+    let assertion = match validator.validate(&doc, &expect, shared.clock.as_ref()) {
+        Ok(assertion) => assertion,
+        Err(e) => {
+            if let Some(pending) = pending {
+                put_back(shared, pending).await;
+            }
+            return Err(reject(&e));
+        }
+    };
 
     // Each assertion is accepted once, cluster-wide.
     let replay_key = format!(
@@ -294,4 +303,14 @@ pub(crate) async fn consume(
     );
     add_cookie(&mut response, &binding_cookie(shared).clear());
     Ok(response)
+}
+
+/// Returns a pending login taken for a response that did not complete it,
+/// so that whoever learnt its ID cannot spend it with a forged or misdirected
+/// response (the user's own answer still completes it). Best effort: a store
+/// failure here only costs the user a new login.
+async fn put_back(shared: &Shared, pending: PendingLogin) {
+    if let Err(e) = shared.replay.save_pending(pending).await {
+        tracing::warn!(target: "saml::audit", error = %e, "a pending login could not be put back");
+    }
 }

@@ -1837,3 +1837,55 @@ async fn the_chooser_keeps_the_login_hint() {
         reply.body
     );
 }
+
+// ====================================================================
+// A pending login survives responses that do not complete it
+// ====================================================================
+
+#[tokio::test]
+async fn a_response_from_another_browser_does_not_spend_the_users_pending_login() {
+    let (sp, idp) = Sp::dev();
+    let mut user = Browser::default();
+    let location = begin_login(&sp, &mut user, "").await;
+    let form = idp_answer(&idp, &location, &sp.clock, &sp.clock, ALICE);
+    // Someone who learnt the response (or just its InResponseTo) posts it first.
+    post_response(&sp, &mut Browser::default(), &form)
+        .await
+        .assert_rejected(StatusCode::FORBIDDEN, "in_response_to_mismatch");
+    // The user's own browser still completes the login.
+    let reply = post_response(&sp, &mut user, &form).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    assert_eq!(user.whoami(&sp).await.unwrap().name_id, ALICE);
+}
+
+#[tokio::test]
+async fn a_forged_response_in_the_users_browser_does_not_spend_the_pending_login() {
+    let (sp, idp) = Sp::dev();
+    let mut user = Browser::default();
+    let location = begin_login(&sp, &mut user, "").await;
+    let form = idp_answer(&idp, &location, &sp.clock, &sp.clock, ALICE);
+    // A cross-site form posts a forged answer to the same request (the
+    // binding cookie is SameSite=None, so it comes along): refused...
+    let forged_xml = saml_core::binding::decode_post(
+        &form
+            .fields()
+            .iter()
+            .find(|(n, _)| n == "SAMLResponse")
+            .unwrap()
+            .1,
+        &saml_core::Limits::default(),
+    )
+    .unwrap()
+    .replace(ALICE, BOB);
+    let forged = form_body(&[("SAMLResponse", encode_post(&forged_xml))]);
+    let reply = user.post_form(&sp, "/saml/acs", forged).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{reply:?}");
+    assert_eq!(user.whoami(&sp).await, None);
+    // ...and the genuine answer still signs the user in, once.
+    let reply = post_response(&sp, &mut user, &form).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    assert_eq!(user.whoami(&sp).await.unwrap().name_id, ALICE);
+    post_response(&sp, &mut Browser::default(), &form)
+        .await
+        .assert_rejected(StatusCode::BAD_REQUEST, "in_response_to_mismatch");
+}
