@@ -63,14 +63,16 @@ impl Schema {
             name: name.to_owned(),
             server_url,
         };
-        schema.execute(&format!("CREATE SCHEMA {name}"));
+        let _ = schema.execute(&format!("CREATE SCHEMA {name}"));
         schema
     }
 
-    fn execute(&self, sql: &str) {
+    /// Runs `sql`; returns the rows it touched (or returned).
+    fn execute(&self, sql: &str) -> u64 {
         self.runtime
             .block_on(self.admin.execute_unprepared(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .rows_affected()
     }
 
     /// The URL the nodes use: this schema, and its name as application name.
@@ -98,11 +100,13 @@ impl Schema {
             self.name,
             self.away()
         ));
-        self.execute(&format!(
+        let ended = self.execute(&format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE application_name = '{}' AND pid <> pg_backend_pid()",
             self.name
         ));
+        // Both nodes had connections open (they served the earlier phases).
+        assert!(ended >= 2, "{ended} connections of the nodes ended");
     }
 
     /// The database is back.
