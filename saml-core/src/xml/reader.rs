@@ -9,7 +9,7 @@ use quick_xml::events::Event;
 use super::text::{
     attribute_value, check_chars, decode_reference, is_name, normalize_eol, split_qname, truncate,
 };
-use super::tree::{AttrData, Document, ElementData, NONE, NodeData, NodeKind, NsDecl};
+use super::tree::{AttrData, Document, ElementData, NONE, NodeData, NodeKind, NsDecl, QName};
 use super::{XML_NS, XMLNS_NS};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
@@ -89,6 +89,7 @@ struct Builder<'a, 'l> {
 impl<'a, 'l> Builder<'a, 'l> {
     fn new(input: &'a str, offset: usize, limits: &'l Limits) -> Self {
         let doc = Document {
+            input,
             nodes: Vec::with_capacity(input.len() / 24),
             attributes: Vec::with_capacity(input.len() / 64),
             namespaces: vec![NsDecl {
@@ -359,7 +360,7 @@ impl<'a, 'l> Builder<'a, 'l> {
                 .iter()
                 .take(i)
                 .any(|a| {
-                    a.local == alocal
+                    a.name.local(self.input) == alocal
                         && (a.ns == ans || self.doc.ns_uri(a.ns) == self.doc.ns_uri(ans))
                 });
             if clash {
@@ -369,8 +370,11 @@ impl<'a, 'l> Builder<'a, 'l> {
                 )));
             }
             self.doc.attributes.push(AttrData {
-                prefix: aprefix,
-                local: alocal,
+                name: QName {
+                    start: pos(offset_in(self.input, name)),
+                    prefix_len: pos(aprefix.len()),
+                    local_len: pos(alocal.len()),
+                },
                 ns: ans,
                 value,
             });
@@ -385,8 +389,12 @@ impl<'a, 'l> Builder<'a, 'l> {
         }
         self.doc.nodes.push(NodeData {
             kind: NodeKind::Element(ElementData {
-                prefix,
-                local,
+                // The name follows the `<` of the start tag.
+                name: QName {
+                    start: pos(start + 1),
+                    prefix_len: pos(prefix.len()),
+                    local_len: pos(local.len()),
+                },
                 ns,
                 attrs: (pos(attr_start), pos(attr_end)),
                 decls: (pos(decl_start), pos(decl_end)),
@@ -509,6 +517,11 @@ fn trim_space(s: &str) -> &str {
 
 fn is_space_byte(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Where `part`, a slice of `input`, starts in it.
+fn offset_in(input: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize)
 }
 
 fn pos(p: usize) -> u32 {
