@@ -63,7 +63,14 @@
 //!
 //! Sign-ins, refused sign-ins, replays and logouts are recorded in the
 //! audit log of the store (`saml_audit` in the database; the last thousand
-//! in memory with `memory`), with the client's address.
+//! in memory with `memory`), with the client's address: the TCP peer here,
+//! which behind a load balancer is the balancer; read the header your own
+//! proxy sets with `SamlLayerBuilder::client_address` instead.
+//!
+//! `tests/two_nodes.rs` runs two nodes on one PostgreSQL database with node
+//! A's address as the shared base URL (standing for the balancer's), and
+//! takes the database away mid-run: requests answer 503, nobody is let in,
+//! and the service recovers when the database returns.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
