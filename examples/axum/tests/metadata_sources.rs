@@ -6,7 +6,8 @@
 //! Checks: the chooser lists every provider; a login through each goes to
 //! its own IdP; the URL provider keeps working from its last good copy once
 //! its metadata URL is down; a URL that is down at startup does not stop the
-//! server: its provider answers 503 (fail closed) and the others work.
+//! server: its provider answers 503 (fail closed) and the others work. Also:
+//! `/audit` is for signed-in users only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -138,4 +139,14 @@ fn a_metadata_url_that_is_down_at_startup_fails_closed_and_alone() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("store_unavailable"), "{body}");
     assert!(login_location(&sp, "dev").starts_with(&format!("http://{sp}/dev-idp/sso?")));
+}
+
+#[test]
+fn the_audit_log_needs_a_session() {
+    let mut servers = Servers::default();
+    let sp = servers.start(&[]);
+    let (status, _, body) = get(&sp, "/audit", "application/json");
+    assert_eq!(status, 401, "{body}");
+    let (status, head, _) = get(&sp, "/audit", "text/html");
+    assert_eq!(status, 303, "{head}");
 }
