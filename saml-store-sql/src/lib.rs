@@ -17,6 +17,17 @@
 //!   connections (settings and metadata XML) kept in the database, a
 //!   `MetadataResolver` over them; removing one removes its users and ends
 //!   its sessions ([`registry`]).
+//! - [`SqlStore::keys`] is the [`KeyStore`](saml_core::store::KeyStore): the
+//!   SP's signing and decryption keys with rollover, private keys encrypted
+//!   with AES-256-GCM under a [`KeyEncryptionKey`] the application supplies
+//!   ([`keys`]).
+//! - [`SqlStore::metadata_archive`] is saml-remote's `MetadataArchive`: the
+//!   last good copy of each remote metadata URL, for every node and across
+//!   restarts ([`archive`]).
+//!
+//! With the `tls-rustls` feature, PostgreSQL and MySQL/MariaDB connections
+//! can use TLS (rustls on aws-lc-rs): put `sslmode=verify-full` (PostgreSQL)
+//! or `ssl-mode=VERIFY_IDENTITY` (MySQL) in the URL; see `docs/storage.md`.
 //!
 //! How it behaves:
 //!
@@ -68,6 +79,8 @@
 //! | `m20261123_000003_create_users` | `saml_user`, the user directory |
 //! | `m20261123_000004_create_audit_log` | `saml_audit`, the audit log |
 //! | `m20261123_000005_create_providers` | `saml_provider`, the provider registry; `saml_session.provider_key` (what removing a provider ends sessions by) |
+//! | `m20261123_000006_create_keys` | `saml_key`, the SP's keys, private halves encrypted |
+//! | `m20261123_000007_create_metadata_archive` | `saml_metadata_archive`, the last good copy of each remote metadata URL |
 //!
 //! [`SqlStore::migrate`] (which [`SqlStore::connect`] calls) applies the
 //! missing ones in order. It is idempotent, and safe when several nodes
@@ -88,9 +101,11 @@
 //! the memory and SQL stores compared, several nodes, the directory and its
 //! CSV format, the audit log, and writing a store of your own.
 
+pub mod archive;
 pub mod audit;
 pub mod directory;
 mod entity;
+pub mod keys;
 pub mod mapper;
 mod migration;
 pub mod registry;
@@ -109,11 +124,16 @@ use sea_orm::{
 
 use entity::{pending, replay, session};
 
+pub use archive::SqlMetadataArchive;
 pub use audit::{AuditFilter, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT};
 pub use directory::{
     DEFAULT_MAX_IMPORT_BYTES, DEFAULT_MAX_IMPORT_ROWS, DirectoryError, FailedRow, ImportError,
     ImportReport, ImportedRow, MAX_DISPLAY_NAME_LEN, MAX_EMAIL_LEN, MAX_EXTERNAL_ID_LEN,
     MAX_PAGE_SIZE, MAX_PROFILE_BYTES, MAX_PROVIDER_LEN, NewUser, RowProblem, User, UserDirectory,
+};
+pub use keys::{
+    DEFAULT_KEY_CACHE_TTL, KekError, KeyEncryptionKey, KeyInfo, KeyPurpose, KeyStoreError,
+    MAX_KEY_ID_LEN, NewKey, SqlKeyStore,
 };
 pub use mapper::{
     DEFAULT_EMAIL_ATTRIBUTES, DEFAULT_NAME_ATTRIBUTES, DirectoryMapper, REFUSED_CODE, SignInMode,

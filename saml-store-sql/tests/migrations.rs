@@ -47,6 +47,8 @@ fn old_migrate_sql(backend: DatabaseBackend) -> [&'static str; 3] {
 fn expected_tables() -> BTreeSet<String> {
     [
         "saml_audit",
+        "saml_key",
+        "saml_metadata_archive",
         "saml_migrations",
         "saml_pending",
         "saml_provider",
@@ -64,6 +66,7 @@ fn expected_indexes() -> BTreeSet<String> {
         "idx_saml_audit_at",
         "idx_saml_audit_kind_at",
         "idx_saml_audit_provider_at",
+        "idx_saml_key_signing_current",
         "idx_saml_pending_expires_at",
         "idx_saml_provider_entity_key",
         "idx_saml_replay_expires_at",
@@ -202,6 +205,13 @@ async fn from_old_style(server: Server) {
         .add(saml_store_sql::NewUser::new("okta", "alice"), at(0))
         .await
         .expect("user");
+    let kek = saml_store_sql::KeyEncryptionKey::from_bytes(&[9; 32]).expect("kek");
+    assert!(store.keys(kek).list().await.expect("keys").is_empty());
+    let archive = store.metadata_archive();
+    let copy = saml_remote::ArchivedMetadata::new("<x/>", at(0));
+    saml_remote::MetadataArchive::save(&archive, "https://idp.example/md", &copy)
+        .await
+        .expect("archive");
 }
 
 /// Several nodes start at once: every `connect` succeeds and each migration

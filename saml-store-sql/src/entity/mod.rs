@@ -15,6 +15,8 @@
 #![allow(unreachable_pub, missing_docs)]
 
 pub(crate) mod audit;
+pub(crate) mod key;
+pub(crate) mod metadata_archive;
 pub(crate) mod pending;
 pub(crate) mod provider;
 pub(crate) mod replay;

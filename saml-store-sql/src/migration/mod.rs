@@ -9,6 +9,8 @@
 //! | `m20261123_000003_create_users` | `saml_user`, the user directory |
 //! | `m20261123_000004_create_audit_log` | `saml_audit`, the audit log |
 //! | `m20261123_000005_create_providers` | `saml_provider`, the provider registry; `saml_session.provider_key` |
+//! | `m20261123_000006_create_keys` | `saml_key`, the SP's keys (private halves encrypted) |
+//! | `m20261123_000007_create_metadata_archive` | `saml_metadata_archive`, last good copies of remote metadata |
 //!
 //! Every step is idempotent (`IF NOT EXISTS`, indexes created only when
 //! absent), so a database whose tables were made by the old unversioned
@@ -33,6 +35,8 @@ mod m20261123_000002_add_indexes;
 mod m20261123_000003_create_users;
 mod m20261123_000004_create_audit_log;
 mod m20261123_000005_create_providers;
+mod m20261123_000006_create_keys;
+mod m20261123_000007_create_metadata_archive;
 
 use sea_orm::sea_query::{Alias, ColumnDef, IntoIden};
 use sea_orm::{
@@ -60,6 +64,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_users::Migration),
             Box::new(m20261123_000004_create_audit_log::Migration),
             Box::new(m20261123_000005_create_providers::Migration),
+            Box::new(m20261123_000006_create_keys::Migration),
+            Box::new(m20261123_000007_create_metadata_archive::Migration),
         ]
     }
 
