@@ -57,7 +57,8 @@
 //! use saml_core::store::KeyStore;
 //! use saml_store_sql::{KeyEncryptionKey, KeyPurpose, NewKey, SqlStore};
 //!
-//! # let (key_pem, cert_pem) = (include_str!("../tests/data/sp-rsa.key"), include_str!("../tests/data/sp-rsa.crt"));
+//! # let key_pem = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sp-rsa.key"));
+//! # let cert_pem = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sp-rsa.crt"));
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! // In production: KeyEncryptionKey::from_env("SAML_KEK")?
 //! let kek = KeyEncryptionKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
