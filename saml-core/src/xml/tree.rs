@@ -79,14 +79,14 @@ pub(crate) struct QName {
 }
 
 impl QName {
-    pub(crate) fn prefix<'a>(self, input: &'a str) -> &'a str {
+    pub(crate) fn prefix(self, input: &str) -> &str {
         let start = self.start as usize;
         input
             .get(start..start + self.prefix_len as usize)
             .unwrap_or_default()
     }
 
-    pub(crate) fn local<'a>(self, input: &'a str) -> &'a str {
+    pub(crate) fn local(self, input: &str) -> &str {
         let mut start = self.start as usize;
         if self.prefix_len > 0 {
             start += self.prefix_len as usize + 1;
