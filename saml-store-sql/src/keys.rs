@@ -633,12 +633,22 @@ impl SqlKeyStore {
         if found.signing_current.is_some() {
             return Err(KeyStoreError::InUse(id.to_owned()));
         }
-        row::Entity::delete_many()
+        // Conditional: a key made current meanwhile by another node stays.
+        let done = row::Entity::delete_many()
             .filter(row::Column::Id.eq(id))
             .filter(row::Column::SigningCurrent.is_null())
             .exec(&txn)
             .await
             .map_err(unavailable)?;
+        if done.rows_affected != 1 {
+            let still_there = row::Entity::find_by_id(id).one(&txn).await;
+            let _ = txn.rollback().await;
+            return Err(match still_there {
+                Ok(Some(_)) => KeyStoreError::InUse(id.to_owned()),
+                Ok(None) => KeyStoreError::NotFound(id.to_owned()),
+                Err(e) => unavailable(e).into(),
+            });
+        }
         txn.commit().await.map_err(unavailable)?;
         self.invalidate();
         Ok(())

@@ -87,6 +87,28 @@ async fn poke(store: &SqlStore, id: &str, column: &str, value: impl Into<Value>)
     assert_eq!(done.rows_affected(), 1);
 }
 
+/// Encrypts `<saml:Assertion/>`-like content to the certificate in
+/// `cert_pem` and decrypts it with `keys`' decryption keys.
+fn decrypts_for(keys: &SpKeys, cert_pem: &str) -> bool {
+    use saml_core::xmlenc::{DecryptOptions, EncryptOptions, decrypt_element, encrypt_element};
+    let cert = saml_core::crypto::Certificate::from_pem(cert_pem)
+        .unwrap()
+        .remove(0);
+    let secret = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a"/>"#;
+    let data = encrypt_element(secret, cert.public_key(), &EncryptOptions::default()).unwrap();
+    let wrapped = format!(
+        r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">{data}</saml:EncryptedAssertion>"#
+    );
+    let doc = saml_core::xml::Document::parse(&wrapped, &saml_core::Limits::default()).unwrap();
+    match decrypt_element(doc.root(), &keys.decryption, &DecryptOptions::new()) {
+        Ok(plain) => {
+            assert_eq!(plain, secret);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 fn corrupt_naming(result: Result<SpKeys, StoreError>, id: &str) {
     match result {
         Err(StoreError::Corrupt(message)) => {
@@ -344,10 +366,17 @@ async fn rollover(server: Server) {
     assert_eq!(signing_cert(&sp), cert_der(RSA_CERT));
     assert_eq!(sp.decryption.len(), 2);
 
+    assert!(
+        decrypts_for(&sp, NEXT_CERT),
+        "the next key decrypts at once"
+    );
+    assert!(decrypts_for(&sp, RSA_CERT));
     keys.set_current("2026", at(3)).await.unwrap();
     let sp = keys.keys().await.unwrap();
     assert_eq!(signing_cert(&sp), cert_der(NEXT_CERT));
     assert_eq!(sp.decryption.len(), 2, "the old key still decrypts");
+    assert!(decrypts_for(&sp, RSA_CERT));
+    assert!(decrypts_for(&sp, NEXT_CERT));
     let listed = keys.list().await.unwrap();
     assert_eq!(
         listed
@@ -370,6 +399,11 @@ async fn rollover(server: Server) {
     keys.retire("2025").await.unwrap();
     let sp = keys.keys().await.unwrap();
     assert_eq!(sp.decryption.len(), 1);
+    assert!(
+        !decrypts_for(&sp, RSA_CERT),
+        "a retired key decrypts no more"
+    );
+    assert!(decrypts_for(&sp, NEXT_CERT));
     assert!(matches!(
         keys.retire("2025").await,
         Err(KeyStoreError::NotFound(_))
