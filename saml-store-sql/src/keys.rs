@@ -405,6 +405,9 @@ impl fmt::Debug for SqlKeyStore {
 impl SqlStore {
     /// The SP's key store, sealing and opening private keys with `kek` (see
     /// [`keys`](crate::keys)).
+    ///
+    /// Each call makes a store with its own cache of decrypted keys: make
+    /// one at start and clone it (clones share the cache).
     #[must_use]
     pub fn keys(&self, kek: KeyEncryptionKey) -> SqlKeyStore {
         SqlKeyStore {

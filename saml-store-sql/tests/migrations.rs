@@ -236,6 +236,41 @@ async fn concurrently(server: Server, url: String) {
     let _ = server;
 }
 
+/// A database of the release before the key store and the metadata
+/// archive (migrations 1 to 5 recorded) gets 6 and 7, and keeps its rows.
+async fn from_the_previous_release(server: Server) {
+    let url = fresh_url(server).await;
+    let store = SqlStore::connect(&url).await.expect("connect");
+    store
+        .users()
+        .add(saml_store_sql::NewUser::new("okta", "alice"), at(0))
+        .await
+        .expect("user");
+    let db = store.connection();
+    db.execute_unprepared("DROP TABLE saml_key")
+        .await
+        .expect("drop");
+    db.execute_unprepared("DROP TABLE saml_metadata_archive")
+        .await
+        .expect("drop");
+    db.execute_unprepared(
+        "DELETE FROM saml_migrations WHERE version IN ('m20261123_000006_create_keys', 'm20261123_000007_create_metadata_archive')",
+    )
+    .await
+    .expect("forget");
+    assert_eq!(store.applied_migrations().await.expect("applied").len(), 5);
+    let upgraded = SqlStore::connect(&url).await.expect("upgrade");
+    assert_fully_migrated(&upgraded).await;
+    assert!(
+        upgraded
+            .users()
+            .get("okta", "alice")
+            .await
+            .expect("get")
+            .is_some()
+    );
+}
+
 async fn newer_database_is_refused(server: Server) {
     let url = fresh_url(server).await;
     let store = SqlStore::connect(&url).await.expect("connect");
@@ -277,6 +312,11 @@ macro_rules! on_every_server {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn nodes_migrating_at_once_from_the_old_schema() {
                 concurrently(Server::$server, old_style(Server::$server).await).await;
+            }
+
+            #[tokio::test]
+            async fn upgrades_a_database_of_the_previous_release() {
+                from_the_previous_release(Server::$server).await;
             }
 
             #[tokio::test]
