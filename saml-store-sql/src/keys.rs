@@ -21,7 +21,16 @@
 //!   ([`SqlStore::rotate_kek`]) while nodes that still hold the old one
 //!   keep working ([`SqlKeyStore::with_previous_kek`]).
 //!
-//! The certificate of each key is public and stored in clear.
+//! The certificate of each key is public and stored in clear; a certificate
+//! swapped for another key's is caught when the row is read (the private
+//! key must match it).
+//!
+//! What this protects against: someone who reads the database (a dump, a
+//! backup, a replica, SQL injection elsewhere) gets no private key, and
+//! someone who writes to it cannot plant a key of their own. They can still
+//! delete rows, choose which stored key is current, or restore a row from
+//! an old backup (a retired key of yours comes back); protect the table's
+//! write access accordingly.
 //!
 //! # Rollover
 //!
