@@ -9,7 +9,9 @@ use quick_xml::events::Event;
 use super::text::{
     attribute_value, check_chars, decode_reference, is_name, normalize_eol, split_qname, truncate,
 };
-use super::tree::{AttrData, Document, ElementData, NONE, NodeData, NodeKind, NsDecl, QName};
+use super::tree::{
+    AttrData, Document, ElementData, ElementName, NONE, NodeData, NodeKind, NsDecl, QName,
+};
 use super::{XML_NS, XMLNS_NS};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
@@ -176,7 +178,7 @@ impl<'a, 'l> Builder<'a, 'l> {
                     self.push_leaf(
                         NodeKind::Pi {
                             target,
-                            data: normalize_eol(data),
+                            data: Box::new(normalize_eol(data)),
                         },
                         start,
                         end,
@@ -390,8 +392,7 @@ impl<'a, 'l> Builder<'a, 'l> {
         self.doc.nodes.push(NodeData {
             kind: NodeKind::Element(ElementData {
                 // The name follows the `<` of the start tag.
-                name: QName {
-                    start: pos(start + 1),
+                name: ElementName {
                     prefix_len: pos(prefix.len()),
                     local_len: pos(local.len()),
                 },

@@ -50,13 +50,19 @@ pub(crate) enum NodeKind<'a> {
     Element(ElementData),
     Text(Cow<'a, str>),
     Comment(Cow<'a, str>),
-    Pi { target: &'a str, data: Cow<'a, str> },
+    /// The data is boxed (processing instructions are rare in SAML) so that
+    /// every node stays at 48 bytes.
+    Pi {
+        target: &'a str,
+        data: Box<Cow<'a, str>>,
+    },
 }
 
 /// Names are kept as positions in `Document::input` rather than `&str`s,
 /// which halves their size: a federation aggregate has millions of nodes.
 pub(crate) struct ElementData {
-    pub(crate) name: QName,
+    /// The name, right after the `<` that starts the node's span.
+    pub(crate) name: ElementName,
     /// Index into `namespaces`, or `NONE` for no namespace.
     pub(crate) ns: u32,
     pub(crate) attrs: (u32, u32),
@@ -67,6 +73,25 @@ pub(crate) struct AttrData<'a> {
     pub(crate) name: QName,
     pub(crate) ns: u32,
     pub(crate) value: Cow<'a, str>,
+}
+
+/// The lengths of an element's prefix and local name; the name itself
+/// starts one byte after the element's span.
+#[derive(Clone, Copy)]
+pub(crate) struct ElementName {
+    pub(crate) prefix_len: u32,
+    pub(crate) local_len: u32,
+}
+
+impl ElementName {
+    /// The name as a [`QName`], given where the element's span starts.
+    pub(crate) const fn at(self, span_start: u32) -> QName {
+        QName {
+            start: span_start.saturating_add(1),
+            prefix_len: self.prefix_len,
+            local_len: self.local_len,
+        }
+    }
 }
 
 /// A qualified name as written in the input: `prefix:local` or `local`
@@ -250,6 +275,14 @@ impl<'d, 'a> Element<'d, 'a> {
         }
     }
 
+    fn qname(self) -> Option<QName> {
+        let node = self.doc.node(self.id)?;
+        match &node.kind {
+            NodeKind::Element(e) => Some(e.name.at(node.span.0)),
+            _ => None,
+        }
+    }
+
     /// This element's id within its document.
     #[must_use]
     pub fn id(self) -> NodeId {
@@ -265,13 +298,13 @@ impl<'d, 'a> Element<'d, 'a> {
     /// Local name (without prefix).
     #[must_use]
     pub fn local_name(self) -> &'d str {
-        self.data().map_or("", |e| e.name.local(self.doc.input))
+        self.qname().map_or("", |n| n.local(self.doc.input))
     }
 
     /// Prefix as written, empty if none.
     #[must_use]
     pub fn prefix(self) -> &'d str {
-        self.data().map_or("", |e| e.name.prefix(self.doc.input))
+        self.qname().map_or("", |n| n.prefix(self.doc.input))
     }
 
     /// Namespace URI, `None` if the element is in no namespace.
@@ -448,10 +481,7 @@ impl<'d, 'a> Iterator for Children<'d, 'a> {
             NodeKind::Element(_) => Node::Element(Element { doc: self.doc, id }),
             NodeKind::Text(t) => Node::Text(t.as_ref()),
             NodeKind::Comment(c) => Node::Comment(c.as_ref()),
-            NodeKind::Pi { target, data } => Node::ProcessingInstruction {
-                target,
-                data: data.as_ref(),
-            },
+            NodeKind::Pi { target, data } => Node::ProcessingInstruction { target, data },
         })
     }
 }
@@ -464,7 +494,7 @@ mod tests {
     /// per-node cost from creeping back up.
     #[test]
     fn nodes_stay_small() {
-        assert!(size_of::<NodeData<'_>>() <= 56);
+        assert!(size_of::<NodeData<'_>>() <= 48);
         assert!(size_of::<AttrData<'_>>() <= 40);
     }
 }
