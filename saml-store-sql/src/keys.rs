@@ -466,6 +466,7 @@ async fn reseal_all(
     old: &KeyEncryptionKey,
     new: &KeyEncryptionKey,
 ) -> Result<u64, KeyStoreError> {
+    lock_all(txn).await?;
     let rows = row::Entity::find()
         .order_by_asc(row::Column::Id)
         .all(txn)
@@ -597,6 +598,7 @@ impl SqlKeyStore {
     /// `Store` when the database fails or the row does not decrypt.
     pub async fn set_current(&self, id: &str, now: DateTime<Utc>) -> Result<(), KeyStoreError> {
         let txn = begin_write(&self.db).await.map_err(unavailable)?;
+        lock_all(&txn).await?;
         let found = row::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -637,6 +639,7 @@ impl SqlKeyStore {
     /// signing key, or `Store` when the database fails.
     pub async fn retire(&self, id: &str) -> Result<(), KeyStoreError> {
         let txn = begin_write(&self.db).await.map_err(unavailable)?;
+        lock_all(&txn).await?;
         let found = row::Entity::find_by_id(id)
             .one(&txn)
             .await
@@ -746,6 +749,27 @@ impl KeyStore for SqlKeyStore {
         }
         Ok(keys)
     }
+}
+
+/// Locks every row of `saml_key` for the rest of `txn`, in key order, so
+/// that changes of the current key from several nodes queue up instead of
+/// deadlocking (MySQL) or tripping the unique index (PostgreSQL). SQLite's
+/// write transaction already excludes other writers.
+async fn lock_all(txn: &sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, QuerySelect};
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        return Ok(());
+    }
+    row::Entity::find()
+        .select_only()
+        .column(row::Column::Id)
+        .order_by_asc(row::Column::Id)
+        .lock_exclusive()
+        .into_tuple::<String>()
+        .all(txn)
+        .await
+        .map_err(unavailable)?;
+    Ok(())
 }
 
 fn check_id(id: &str) -> Result<(), KeyStoreError> {

@@ -558,6 +558,36 @@ async fn two_nodes_share_keys(server: Server) {
     );
 }
 
+/// Two nodes switching the current key at the same moment, many times:
+/// there is always exactly one current key, and both nodes agree on it.
+async fn concurrent_set_current(server: Server) {
+    let (a, b) = two_nodes(server).await;
+    let node_a = uncached(&a, kek(1));
+    let node_b = uncached(&b, kek(1));
+    node_a
+        .add_key(NewKey::new("x", RSA_KEY, RSA_CERT), at(0))
+        .await
+        .unwrap();
+    node_a
+        .add_key(NewKey::new("y", NEXT_KEY, NEXT_CERT), at(0))
+        .await
+        .unwrap();
+    for round in 0..8 {
+        let (ra, rb) = tokio::join!(
+            node_a.set_current("x", at(round)),
+            node_b.set_current("y", at(round))
+        );
+        ra.unwrap();
+        rb.unwrap();
+        let listed = node_a.list().await.unwrap();
+        assert_eq!(listed.iter().filter(|k| k.current).count(), 1, "{listed:?}");
+        assert_eq!(
+            signing_cert(&node_a.keys().await.unwrap()),
+            signing_cert(&node_b.keys().await.unwrap())
+        );
+    }
+}
+
 macro_rules! on_every_server {
     ($($server:ident),*) => {$(
         #[allow(non_snake_case)]
@@ -602,6 +632,11 @@ macro_rules! on_every_server {
             #[tokio::test]
             async fn bad_input_is_refused() {
                 super::bad_input_is_refused(Server::$server).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_set_current() {
+                super::concurrent_set_current(Server::$server).await;
             }
 
             #[tokio::test]
