@@ -1,5 +1,5 @@
 //! Parsing and indexing a federation aggregate: a generated
-//! `md:EntitiesDescriptor` of 5,000 IdP entities (about 36 MB, see
+//! `md:EntitiesDescriptor` of 5,000 IdP entities (40 MB, see
 //! `support/aggregate.rs`), read with [`IdpMetadata::parse_all`] and indexed
 //! by entityID, unsigned and with its enveloped signature verified, beside
 //! the floor measured in the same run: a bare quick-xml event scan of the
