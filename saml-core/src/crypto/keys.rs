@@ -1,6 +1,7 @@
 //! Certificates, public keys and signing keys.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
@@ -60,7 +61,10 @@ pub struct PublicKey {
     /// For RSA: PKCS#1 RSAPublicKey DER; for EC: the uncompressed point.
     key_bytes: Vec<u8>,
     spki: Vec<u8>,
-    certificate: Option<Vec<u8>>,
+    /// Shared with the [`Certificate`] it came from: metadata keeps each
+    /// certificate in several places, and a DER copy per place adds up in
+    /// aggregates of thousands of IdPs.
+    certificate: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -82,7 +86,7 @@ impl PublicKey {
 
     fn from_info(
         info: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
-        certificate: Option<Vec<u8>>,
+        certificate: Option<Arc<[u8]>>,
     ) -> Result<Self> {
         use x509_parser::public_key::PublicKey as Parsed;
         let parsed = info
@@ -285,7 +289,7 @@ fn raw_ecdsa_to_der(raw: &[u8]) -> Option<Vec<u8>> {
 /// An X.509 certificate, used as a container for a trusted public key.
 #[derive(Clone)]
 pub struct Certificate {
-    der: Vec<u8>,
+    der: Arc<[u8]>,
     key: PublicKey,
     not_before: i64,
     not_after: i64,
@@ -310,9 +314,10 @@ impl Certificate {
         if !rest.is_empty() {
             return Err(key_error("trailing data after the certificate"));
         }
-        let key = PublicKey::from_info(cert.public_key(), Some(der.to_vec()))?;
+        let shared: Arc<[u8]> = Arc::from(der);
+        let key = PublicKey::from_info(cert.public_key(), Some(shared.clone()))?;
         Ok(Self {
-            der: der.to_vec(),
+            der: shared,
             key,
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
