@@ -72,6 +72,10 @@
 //! takes the database away mid-run: requests answer 503, nobody is let in,
 //! and the service recovers when the database returns.
 
+mod admin;
+mod admin_auth;
+mod pages;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -139,6 +143,20 @@ struct Args {
     /// Accept IdP-initiated (unsolicited) sign-in.
     #[arg(long, env = "SAML_ALLOW_IDP_INITIATED")]
     allow_idp_initiated: bool,
+    /// The break-glass administrator password (at least 12 characters) for
+    /// `/admin/login`; without it a random one is printed to stderr at
+    /// startup. Prefer the environment variable: flags show in `ps`.
+    #[arg(long, env = "SAML_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// SAML users holding this role (e.g. `admins`) may use the admin pages
+    /// too. Off by default: anyone can be any user at the development IdP.
+    #[arg(long, env = "SAML_ADMIN_ROLE")]
+    admin_role: Option<String>,
+    /// Serve the development IdP at `/dev-idp/` without registering it as
+    /// provider `dev` (register it in the admin pages by its metadata URL,
+    /// `<base-url>/dev-idp/metadata`).
+    #[arg(long, env = "SAML_NO_DEV_PROVIDER")]
+    no_dev_provider: bool,
 }
 
 fn fail(message: impl std::fmt::Display) -> ! {
@@ -289,32 +307,75 @@ async fn remote_providers(
     Some(resolver)
 }
 
-/// The store: sessions, replay state and the audit log.
+/// Where sessions and replay state live.
 #[derive(Debug, Clone)]
-enum Store {
+enum Sessions {
     Memory(MemoryStore),
     Sql(SqlStore),
 }
 
-impl Store {
+/// The stores: sessions and replay state, and the SQL store that keeps the
+/// provider registry, the user directory and the audit log (an in-memory
+/// SQLite database with `--database-url memory`).
+#[derive(Debug, Clone)]
+struct Stores {
+    sessions: Sessions,
+    sql: SqlStore,
+}
+
+impl Stores {
+    async fn open(database_url: &str) -> Self {
+        if database_url == "memory" {
+            let sql = SqlStore::connect("sqlite::memory:")
+                .await
+                .unwrap_or_else(|e| fail(format!("in-memory SQLite: {e}")));
+            Self {
+                sessions: Sessions::Memory(MemoryStore::new()),
+                sql,
+            }
+        } else {
+            let sql = SqlStore::connect(database_url)
+                .await
+                .unwrap_or_else(|e| fail(format!("--database-url: {e}")));
+            tokio::spawn(purge_now_and_then(sql.clone()));
+            Self {
+                sessions: Sessions::Sql(sql.clone()),
+                sql,
+            }
+        }
+    }
+
     /// The last `AUDIT_PAGE` audit events, newest first.
     async fn recent_audit_events(&self) -> Result<Vec<AuditEvent>, StoreError> {
-        match self {
-            Self::Memory(store) => {
-                let mut events = store.recent_audit_events().await;
-                events.truncate(AUDIT_PAGE);
-                Ok(events)
-            }
-            Self::Sql(store) => {
-                let limit = u64::try_from(AUDIT_PAGE).unwrap_or(50);
-                store.audit_log(&AuditFilter::new().limit(limit)).await
-            }
+        let limit = u64::try_from(AUDIT_PAGE).unwrap_or(50);
+        self.sql.audit_log(&AuditFilter::new().limit(limit)).await
+    }
+}
+
+/// The break-glass admin password: `--admin-password`, or a random one
+/// printed to stderr.
+fn admin_password(args: &Args) -> String {
+    match &args.admin_password {
+        Some(password) if password.chars().count() < admin_auth::MIN_PASSWORD_CHARS => {
+            fail(format!(
+                "--admin-password: at least {} characters",
+                admin_auth::MIN_PASSWORD_CHARS
+            ))
+        }
+        Some(password) => password.clone(),
+        None => {
+            let password = admin_auth::generate_password()
+                .unwrap_or_else(|| fail("no randomness for the admin password"));
+            eprintln!(
+                "saml-example-axum: break-glass admin password (generated; set --admin-password or SAML_ADMIN_PASSWORD to choose one): {password}"
+            );
+            password
         }
     }
 }
 
 /// Builds the application: routes, the development IdP and the SAML layer.
-async fn app(args: &Args, base_url: &str) -> Router {
+async fn app(args: &Args, base_url: &str, admin_password: &str) -> Router {
     let flags = SettingsFlags::from_args(args);
     let dev = DevIdpService::for_base_url(base_url)
         .unwrap_or_else(|e| fail(format!("development IdP: {e}")));
@@ -325,7 +386,11 @@ async fn app(args: &Args, base_url: &str) -> Router {
         .iter()
         .map(|spec| name_value("--idp", spec, "METADATA_URL_OR_FILE"))
         .collect();
-    let mut known = vec!["dev"];
+    let mut known = if args.no_dev_provider {
+        vec![]
+    } else {
+        vec!["dev"]
+    };
     for (name, _) in &specs {
         if known.contains(name) {
             fail(format!("--idp {name}: the name `{name}` is taken"));
@@ -334,13 +399,25 @@ async fn app(args: &Args, base_url: &str) -> Router {
     }
     flags.check_names(&known);
 
-    let mut files = vec![Provider {
-        name: "dev".to_owned(),
-        metadata: dev_metadata,
-        settings: flags.for_provider("dev", "Development IdP"),
-    }];
+    let mut fixed = Vec::new();
+    let mut files = Vec::new();
+    if !args.no_dev_provider {
+        files.push(Provider {
+            name: "dev".to_owned(),
+            metadata: dev_metadata,
+            settings: flags.for_provider("dev", "Development IdP"),
+        });
+        fixed.push(pages::FixedProvider {
+            name: "dev".to_owned(),
+            source: format!("the built-in development IdP, {base_url}/dev-idp/metadata"),
+        });
+    }
     let mut urls = Vec::new();
     for (name, source) in specs {
+        fixed.push(pages::FixedProvider {
+            name: name.to_owned(),
+            source: format!("--idp {source}"),
+        });
         if is_url(source) {
             urls.push((name, source));
         } else {
@@ -355,17 +432,11 @@ async fn app(args: &Args, base_url: &str) -> Router {
         resolver = resolver.with(remote);
     }
 
-    let store = if args.database_url == "memory" {
-        Store::Memory(MemoryStore::new())
-    } else {
-        let store = SqlStore::connect(&args.database_url)
-            .await
-            .unwrap_or_else(|e| fail(format!("--database-url: {e}")));
-        tokio::spawn(purge_now_and_then(store.clone()));
-        Store::Sql(store)
-    };
+    let stores = Stores::open(&args.database_url).await;
+    // Providers added in the admin pages, asked last: the command line's win.
+    let resolver = resolver.with(stores.sql.providers());
     let mut builder = SamlLayer::builder(base_url)
-        .metadata_resolver(resolver)
+        .metadata_resolver(resolver.clone())
         .clock(SystemClock)
         // Resolving artifacts (`"response_binding": "artifact"` in --idp-settings).
         .http_client(client)
@@ -375,21 +446,30 @@ async fn app(args: &Args, base_url: &str) -> Router {
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(peer)| peer.ip().to_string())
-        });
-    builder = match &store {
-        Store::Memory(memory) => builder.stores(memory.clone()).audit_sink(memory.clone()),
-        Store::Sql(sql) => builder.stores(sql.clone()).audit_sink(sql.clone()),
+        })
+        .audit_sink(stores.sql.clone());
+    builder = match &stores.sessions {
+        Sessions::Memory(memory) => builder.stores(memory.clone()),
+        Sessions::Sql(sql) => builder.stores(sql.clone()),
     };
     if base_url.starts_with("http://") {
         builder = builder.insecure_allow_http_cookies_on_localhost();
     }
     let saml = builder.build().unwrap_or_else(|e| fail(e));
 
+    let auth = admin_auth::AdminAuth::new(admin_password, base_url, args.admin_role.clone());
+    let admin_pages = admin::routes(admin::AdminState {
+        auth,
+        providers: Arc::new(resolver),
+        fixed: Arc::new(fixed),
+    });
+
     Router::new()
         .route("/", get(home))
-        .route("/audit", get(move || audit(store.clone())))
-        .route_layer(RequireLoginLayer::new())
+        .route("/audit", get(move || audit(stores.clone())))
+        .route_layer(RequireLoginLayer::new().login_path("/login"))
         .route("/me", get(me))
+        .merge(admin_pages)
         // The development IdP's routes, matched on the full path.
         .route_service("/dev-idp/{*rest}", dev)
         .layer(saml)
@@ -397,8 +477,8 @@ async fn app(args: &Args, base_url: &str) -> Router {
 
 /// The last audit events as JSON (any signed-in user may look here; a real
 /// application shows them to administrators only).
-async fn audit(store: Store) -> Response {
-    match store.recent_audit_events().await {
+async fn audit(stores: Stores) -> Response {
+    match stores.recent_audit_events().await {
         Ok(events) => axum::Json(events).into_response(),
         Err(e) => {
             eprintln!("saml-example-axum: reading the audit log: {e}");
@@ -429,17 +509,25 @@ async fn home(SignedIn(user): SignedIn) -> Html<String> {
             )
         })
         .collect();
+    // The mapped profile's email (the provider's preset and attribute mapping).
+    let email = user
+        .profile
+        .get("email")
+        .and_then(|v| v.as_str())
+        .map(|e| format!("<p id=\"email\">Email: <b>{}</b></p>", escape(e)))
+        .unwrap_or_default();
     Html(format!(
         concat!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed in</title>",
             "<style>body{{font-family:system-ui,sans-serif;max-width:48rem;margin:3rem auto}}",
             "td{{padding:.2rem .6rem;border-bottom:1px solid #ddd}}</style></head><body>",
-            "<h1>Hello, {}</h1><p>Signed in through <b>{}</b>.</p><table>{}</table>",
+            "<h1>Hello, {}</h1><p>Signed in through <b>{}</b>.</p>{}<table>{}</table>",
             "<form method=\"post\" action=\"/saml/logout\"><button>Sign out</button></form>",
             "<p><a href=\"/me\">/me as JSON</a></p></body></html>"
         ),
         escape(&user.name_id),
         escape(&user.provider),
+        email,
         attributes
     ))
 }
@@ -488,7 +576,8 @@ async fn main() {
         .base_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
-    let app = app(&args, base_url.trim_end_matches('/')).await;
+    let password = admin_password(&args);
+    let app = app(&args, base_url.trim_end_matches('/'), &password).await;
     println!(
         "saml-example-axum listening on {local}; open {base_url}/ and sign in at the development IdP"
     );
