@@ -19,6 +19,7 @@
 //! # Ok::<(), saml_core::Error>(())
 //! ```
 
+pub mod admin;
 pub mod binding;
 pub mod c14n;
 pub mod clock;

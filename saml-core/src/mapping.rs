@@ -1296,6 +1296,238 @@ fn insert(
     Ok(())
 }
 
+/// Most field entries one [`AttributeMapping`] may hold.
+pub const MAX_MAPPING_FIELDS: usize = 64;
+/// Most claim names one target of an [`AttributeMapping`] may list.
+pub const MAX_MAPPING_SOURCES: usize = 16;
+/// Longest target path or claim name in an [`AttributeMapping`], in characters.
+pub const MAX_MAPPING_NAME: usize = 512;
+
+/// A provider's attribute mapping as an administrator edits it: plain,
+/// serde-friendly data kept in [`ProviderSettings::attribute_mapping`](crate::store::ProviderSettings::attribute_mapping)
+/// and applied on top of a base set of rules (the provider's
+/// [`Preset`], or rules the application set in code) by
+/// [`AttributeMapping::apply`].
+///
+/// In JSON:
+///
+/// ```json
+/// {
+///   "fields": { "email": ["mail", "$name_id"], "profile.department": ["department"] },
+///   "required": ["email"],
+///   "roles": ["groups"],
+///   "role_separator": ";"
+/// }
+/// ```
+///
+/// - `fields`: target (a dotted path such as `email`, `name.given`,
+///   `profile.department`) to the claim names tried in order
+///   ([`NAME_ID`], `$name_id`, is the NameID). An entry replaces the base
+///   rule of that target (keeping its value format, so `email` still takes
+///   only email addresses); an empty list removes the target's rule (except
+///   `id`, which always falls back to the NameID).
+/// - `required`: targets whose absence fails the login (`missing_attribute`).
+/// - `roles`: the claims roles come from, replacing the base roles rule
+///   (empty: keep it).
+/// - `role_separator`: split each role value on this string.
+///
+/// ```
+/// use saml_core::mapping::{AttributeMapping, MappingRules, Preset};
+///
+/// let mut mapping = AttributeMapping::default();
+/// mapping.fields.insert("email".into(), vec!["mail".into()]);
+/// mapping.required.push("email".into());
+/// assert!(mapping.problems().is_empty());
+/// let rules = mapping.apply(MappingRules::preset(Preset::Generic));
+/// let email = rules.field_rule("email").map(|r| (r.sources.clone(), r.required));
+/// assert_eq!(email, Some((vec!["mail".to_owned()], true)));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AttributeMapping {
+    /// Target path to the claim names tried in order.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<String>>,
+    /// Targets that must have a value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+    /// Claims holding roles (empty: the base rules' roles).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Split each role value on this string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_separator: Option<String>,
+}
+
+impl AttributeMapping {
+    /// Whether the mapping changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+            && self.required.is_empty()
+            && self.roles.is_empty()
+            && self.role_separator.is_none()
+    }
+
+    /// `base` with this mapping applied (see the type's docs).
+    #[must_use]
+    pub fn apply(&self, base: MappingRules) -> MappingRules {
+        let mut rules = base;
+        for (target, sources) in &self.fields {
+            let target = target.trim();
+            if sources.is_empty() {
+                if target != targets::ID {
+                    rules = rules.without_field(target);
+                }
+                continue;
+            }
+            let sources: Vec<String> = sources.iter().map(|s| s.trim().to_owned()).collect();
+            let rule = match rules.field_rule(target) {
+                Some(existing) => {
+                    let mut rule = existing.clone();
+                    rule.sources = sources;
+                    rule
+                }
+                None if target == targets::EMAIL => FieldRule::new(target, sources).email(),
+                None => FieldRule::new(target, sources),
+            };
+            rules = rules.field(rule);
+        }
+        for target in &self.required {
+            let target = target.trim();
+            if let Some(rule) = rules.fields.iter_mut().find(|r| r.target == target) {
+                rule.required = true;
+            }
+        }
+        if !self.roles.is_empty() {
+            let mut role = match &rules.roles {
+                Some(existing) => {
+                    let mut r = existing.clone();
+                    r.sources = self.roles.iter().map(|s| s.trim().to_owned()).collect();
+                    r.merge = false;
+                    r
+                }
+                None => RoleRule::new(self.roles.iter().map(|s| s.trim().to_owned())),
+            };
+            if let Some(sep) = &self.role_separator {
+                role.separator = Some(sep.clone());
+            }
+            rules = rules.roles(role);
+        } else if let (Some(sep), Some(existing)) = (&self.role_separator, &mut rules.roles) {
+            existing.separator = Some(sep.clone());
+        }
+        rules
+    }
+
+    /// What an administrator must fix, as (field, message) pairs: the field
+    /// is `fields.<target>`, `required`, `roles` or `role_separator`. Empty
+    /// when the mapping is usable. Checks sizes, that targets are dotted
+    /// paths of names, that sources are not blank and that `$` sources are
+    /// [`NAME_ID`], that every required target is mapped here or is one
+    /// of the core [`targets`] every preset fills, and that targets do not conflict (`name` and `name.given`).
+    #[must_use]
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let name_ok = |s: &str| {
+            !s.trim().is_empty()
+                && s.chars().count() <= MAX_MAPPING_NAME
+                && !s.chars().any(char::is_control)
+        };
+        if self.fields.len() > MAX_MAPPING_FIELDS {
+            out.push((
+                "fields".to_owned(),
+                format!("at most {MAX_MAPPING_FIELDS} targets"),
+            ));
+        }
+        for (target, sources) in &self.fields {
+            let field = format!("fields.{target}");
+            if !name_ok(target) || !valid_path(target.trim()) {
+                out.push((
+                    field.clone(),
+                    "the target must be a dotted path of names, e.g. `email` or `name.given`"
+                        .to_owned(),
+                ));
+            }
+            if sources.len() > MAX_MAPPING_SOURCES {
+                out.push((
+                    field.clone(),
+                    format!("at most {MAX_MAPPING_SOURCES} claim names"),
+                ));
+            }
+            for s in sources {
+                if !name_ok(s) {
+                    out.push((
+                        field.clone(),
+                        "claim names must not be empty or contain control characters".to_owned(),
+                    ));
+                } else if s.trim().starts_with('$') && s.trim() != NAME_ID {
+                    out.push((
+                        field.clone(),
+                        format!(
+                            "unknown special source `{}` (only `{NAME_ID}` exists)",
+                            s.trim()
+                        ),
+                    ));
+                }
+            }
+        }
+        let targets: Vec<&str> = self.fields.keys().map(|t| t.trim()).collect();
+        for (i, a) in targets.iter().enumerate() {
+            for b in targets.iter().skip(i + 1) {
+                if a == b || is_parent(a, b) || is_parent(b, a) {
+                    out.push((
+                        format!("fields.{b}"),
+                        format!("targets `{a}` and `{b}` conflict"),
+                    ));
+                }
+            }
+        }
+        let core = [
+            targets::ID,
+            targets::EMAIL,
+            targets::GIVEN_NAME,
+            targets::FAMILY_NAME,
+            targets::DISPLAY_NAME,
+            targets::PHONE,
+            targets::UPN,
+            targets::USERNAME,
+        ];
+        for target in &self.required {
+            let t = target.trim();
+            let mapped = self.fields.get(t).is_some_and(|s| !s.is_empty())
+                || (core.contains(&t) && !self.fields.get(t).is_some_and(Vec::is_empty));
+            if !mapped {
+                out.push((
+                    "required".to_owned(),
+                    format!("`{t}` is required but not mapped; add it to fields"),
+                ));
+            }
+        }
+        if self.roles.len() > MAX_MAPPING_SOURCES {
+            out.push((
+                "roles".to_owned(),
+                format!("at most {MAX_MAPPING_SOURCES} claim names"),
+            ));
+        }
+        if self.roles.iter().any(|s| !name_ok(s)) {
+            out.push((
+                "roles".to_owned(),
+                "claim names must not be empty or contain control characters".to_owned(),
+            ));
+        }
+        if let Some(sep) = &self.role_separator
+            && (sep.is_empty() || sep.chars().count() > 8)
+        {
+            out.push((
+                "role_separator".to_owned(),
+                "use 1 to 8 characters, e.g. `;` or `,`".to_owned(),
+            ));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1410,5 +1642,55 @@ mod tests {
         assert!(p.iter().any(|m| m.contains("$issuer")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("separator is empty")), "{p:?}");
         assert!(p.iter().any(|m| m.contains("mapped twice")), "{p:?}");
+    }
+
+    #[test]
+    fn attribute_mapping_applies_over_the_base() {
+        let json = r#"{"fields":{"email":["mail"],"profile.team":["team"],"phone":[]},"required":["email"],"roles":["memberOf"],"role_separator":";"}"#;
+        let m: AttributeMapping = serde_json::from_str(json).unwrap_or_default();
+        assert!(!m.is_empty());
+        assert!(m.problems().is_empty(), "{:?}", m.problems());
+        let rules = m.apply(MappingRules::preset(Preset::Generic));
+        let email = rules.field_rule(targets::EMAIL);
+        assert_eq!(
+            email.map(|r| r.sources.clone()),
+            Some(vec!["mail".to_owned()])
+        );
+        assert_eq!(
+            email.map(|r| (r.required, r.format)),
+            Some((true, ValueFormat::Email))
+        );
+        assert!(rules.field_rule("profile.team").is_some());
+        assert!(rules.field_rule(targets::PHONE).is_none());
+        let roles = rules.roles.clone().unwrap_or_else(|| RoleRule::new(["x"]));
+        assert_eq!(roles.sources, ["memberOf"]);
+        assert_eq!(roles.separator.as_deref(), Some(";"));
+        assert!(rules.problems().is_empty(), "{:?}", rules.problems());
+        // Round trip, and unknown keys refused.
+        let back = serde_json::to_string(&m).unwrap_or_default();
+        assert_eq!(
+            serde_json::from_str::<AttributeMapping>(&back).ok(),
+            Some(m)
+        );
+        assert!(serde_json::from_str::<AttributeMapping>(r#"{"field":{}}"#).is_err());
+    }
+
+    #[test]
+    fn attribute_mapping_problems_name_fields() {
+        let mut m = AttributeMapping::default();
+        m.fields.insert("name".into(), vec!["cn".into()]);
+        m.fields.insert("name.given".into(), vec!["$issuer".into()]);
+        m.fields.insert("a..b".into(), vec![" ".into()]);
+        m.required.push("profile.unmapped".into());
+        m.role_separator = Some(String::new());
+        let fields: Vec<String> = m.problems().into_iter().map(|(f, _)| f).collect();
+        for want in [
+            "fields.name.given",
+            "fields.a..b",
+            "required",
+            "role_separator",
+        ] {
+            assert!(fields.iter().any(|f| f == want), "{want}: {fields:?}");
+        }
     }
 }

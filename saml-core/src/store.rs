@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::SigningKey;
 use crate::error::{Error, ErrorCode};
-use crate::mapping::{MappingRules, Preset, Value};
+use crate::mapping::{AttributeMapping, MappingRules, Preset, Value};
 use crate::metadata::IdpMetadata;
 use crate::protocol::Assertion;
 use crate::xmlenc::DecryptionKey;
@@ -145,6 +145,10 @@ pub enum PendingKind {
     Login,
     /// The `LogoutResponse` to a `LogoutRequest` (at the SLO endpoint).
     Logout,
+    /// The `Response` to an `AuthnRequest` an administrator sent to test a
+    /// provider: the ACS validates and maps it like a login, then shows a
+    /// report instead of starting a session.
+    Test,
 }
 
 /// A login or logout in progress: the request whose answer we wait for.
@@ -287,6 +291,13 @@ pub struct ProviderSettings {
     /// to be signed (default `true`: an unsigned LogoutRequest would let
     /// anyone end a user's sessions).
     pub require_signed_logout: bool,
+    /// Claim mapping edited by an administrator, applied by
+    /// [`MappingMapper`] on top of the [`preset`](Self::preset) (or of the
+    /// rules the application set for this provider in code). `None` (the
+    /// default, and what settings stored before this field existed read as):
+    /// the preset alone. See [`AttributeMapping`] for the JSON shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute_mapping: Option<AttributeMapping>,
 }
 
 impl Default for ProviderSettings {
@@ -307,6 +318,7 @@ impl Default for ProviderSettings {
             require_signed_logout: true,
             response_binding: ResponseBinding::Post,
             preset: Preset::Generic,
+            attribute_mapping: None,
         }
     }
 }
@@ -398,7 +410,9 @@ impl UserMapper for PassThroughMapper {
 /// The layer's default mapper: everything [`PassThroughMapper`] gives, plus
 /// the [`profile`](SamlUser::profile) and [`roles`](SamlUser::roles) mapped
 /// by the provider's [`preset`](ProviderSettings::preset), or by rules set
-/// for that provider with [`rules`](Self::rules). A required target that is
+/// for that provider with [`rules`](Self::rules); the provider's
+/// [`attribute_mapping`](ProviderSettings::attribute_mapping) (edited by an
+/// administrator) is applied on top of either. A required target that is
 /// missing fails the login with `missing_attribute`.
 ///
 /// ```
@@ -435,10 +449,15 @@ impl MappingMapper {
 #[async_trait]
 impl UserMapper for MappingMapper {
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
-        let mapped = match self.rules.get(&provider.name) {
-            Some(rules) => rules.map(assertion)?,
-            None => MappingRules::preset(provider.settings.preset).map(assertion)?,
+        let base = match self.rules.get(&provider.name) {
+            Some(rules) => rules.clone(),
+            None => MappingRules::preset(provider.settings.preset),
         };
+        let rules = match &provider.settings.attribute_mapping {
+            Some(mapping) => mapping.apply(base),
+            None => base,
+        };
+        let mapped = rules.map(assertion)?;
         let mut user = raw_user(provider, assertion);
         user.profile = mapped.fields;
         user.roles = mapped.roles;
@@ -576,4 +595,35 @@ impl AuditEvent {
 pub trait AuditSink: Send + Sync + fmt::Debug {
     /// Appends `event` to the log.
     async fn record(&self, event: AuditEvent) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_without_a_mapping_read_and_write_as_before() {
+        let old = r#"{"display_name":"Acme","enabled":false,"preset":"okta"}"#;
+        let s: ProviderSettings = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(s.display_name.as_deref(), Some("Acme"));
+        assert!(s.attribute_mapping.is_none());
+        let written = serde_json::to_string(&s).unwrap_or_default();
+        assert!(!written.contains("attribute_mapping"), "{written}");
+        let with = r#"{"attribute_mapping":{"fields":{"email":["mail"]}}}"#;
+        let s: ProviderSettings = serde_json::from_str(with).unwrap_or_default();
+        assert!(s.attribute_mapping.is_some());
+        assert!(serde_json::from_str::<ProviderSettings>(r#"{"mapping":{}}"#).is_err());
+    }
+
+    #[test]
+    fn test_logins_are_their_own_pending_kind() {
+        assert_eq!(
+            serde_json::to_string(&PendingKind::Test).unwrap_or_default(),
+            "\"test\""
+        );
+        assert_eq!(
+            serde_json::from_str::<PendingKind>("\"login\"").ok(),
+            Some(PendingKind::Login)
+        );
+    }
 }
