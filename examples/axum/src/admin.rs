@@ -60,6 +60,7 @@ impl std::fmt::Debug for AdminState {
 pub(crate) fn routes(state: AdminState) -> Router {
     Router::new()
         .route("/login", get(login_page))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/admin/login", get(admin_login_form).post(admin_login))
         .route("/admin/logout", axum::routing::post(admin_logout))
         .route("/admin", get(providers_page))

@@ -89,11 +89,11 @@ use saml_core::clock::SystemClock;
 use saml_core::mapping::Preset;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
 use saml_core::store::{
-    AuditEvent, Provider, ProviderSettings, ReplayCache, SessionStore, StoreError,
+    AuditEvent, MappingMapper, Provider, ProviderSettings, ReplayCache, SessionStore, StoreError,
 };
 use saml_remote::{MetadataSource, RefreshPolicy, RemoteMetadataResolver, ReqwestClient};
 use saml_store_memory::{ChainedMetadataResolver, MemoryStore, StaticMetadataResolver};
-use saml_store_sql::{AuditFilter, SqlStore};
+use saml_store_sql::{AuditFilter, DirectoryMapper, SignInMode, SqlStore};
 use saml_testkit::dev_idp::DevIdpService;
 use saml_tower::{RequireLoginLayer, SamlLayer, SignedIn};
 
@@ -157,6 +157,11 @@ struct Args {
     /// `<base-url>/dev-idp/metadata`).
     #[arg(long, env = "SAML_NO_DEV_PROVIDER")]
     no_dev_provider: bool,
+    /// Only users already in the user directory (imported from CSV in the
+    /// admin pages) may sign in. Without it, users are added to the
+    /// directory at their first sign-in; disabled users are refused either way.
+    #[arg(long, env = "SAML_PRE_PROVISIONED_ONLY")]
+    pre_provisioned_only: bool,
 }
 
 fn fail(message: impl std::fmt::Display) -> ! {
@@ -447,7 +452,20 @@ async fn app(args: &Args, base_url: &str, admin_password: &str) -> Router {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(peer)| peer.ip().to_string())
         })
-        .audit_sink(stores.sql.clone());
+        .audit_sink(stores.sql.clone())
+        // The provider's preset and attribute mapping fill the profile; the
+        // user directory decides who may sign in.
+        .user_mapper(
+            DirectoryMapper::new(
+                stores.sql.users(),
+                if args.pre_provisioned_only {
+                    SignInMode::AdmitPreProvisioned
+                } else {
+                    SignInMode::JustInTime
+                },
+            )
+            .with_inner(MappingMapper::new()),
+        );
     builder = match &stores.sessions {
         Sessions::Memory(memory) => builder.stores(memory.clone()),
         Sessions::Sql(sql) => builder.stores(sql.clone()),
