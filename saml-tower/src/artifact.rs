@@ -111,8 +111,14 @@ async fn resolve(
         })?;
     check_transport(&endpoint.location).map_err(|e| back_channel(e.to_string()))?;
 
-    // Once only, before the IdP is even asked.
-    let key = format!("artifact:{}:{samlart}", provider.metadata.entity_id());
+    // Once only, before the IdP is even asked. The key is the artifact in
+    // its canonical encoding, not the text received: the parser ignores
+    // whitespace, so " AAQ..." and "AAQ..." are one artifact.
+    let key = format!(
+        "artifact:{}:{}",
+        provider.metadata.entity_id(),
+        artifact.encode()
+    );
     let expiry = now + Duration::minutes(ARTIFACT_MEMORY_MINUTES);
     if !shared
         .replay

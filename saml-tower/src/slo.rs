@@ -447,30 +447,50 @@ async fn finish_sp_initiated(
         .await
         .map_err(store)?
         .ok_or_else(mismatch)?;
+    // A response that does not complete the pending request (a login's, a
+    // logout of another IdP or browser, forged, broken) must not spend it:
+    // whoever learnt its ID could otherwise cancel the user's login or
+    // logout. It goes back, as at the ACS.
     if pending.kind != PendingKind::Logout || pending.provider != provider.name {
+        put_back(shared, pending).await;
         return Err(mismatch());
     }
     let cookie = read(&parts.headers, &shared.binding_cookie)
         .map(hash_token)
         .unwrap_or_default();
     if verify_slices_are_equal(cookie.as_bytes(), pending.browser_binding.as_bytes()).is_err() {
+        put_back(shared, pending).await;
         return Err(Rejection::new(
             ErrorCode::InResponseToMismatch,
             StatusCode::FORBIDDEN,
             "this logout was started in another browser; sign out again",
         ));
     }
-    let outcome = match &received {
+    let validated = match &received {
         Received::Redirect(raw) => {
             validator.validate_response_redirect(raw, &pending.request_id, clock)
         }
         Received::Post { xml, .. } => validator.validate_response(xml, &pending.request_id, clock),
-    }
-    .map_err(|e| reject(&e))?;
+    };
+    let outcome = match validated {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            put_back(shared, pending).await;
+            return Err(reject(&e));
+        }
+    };
     tracing::info!(target: "saml::audit", event = "logout_completed", provider = %provider.name, partial = outcome.partial);
     let mut response = redirect(pending.return_to.as_deref().unwrap_or("/"))?;
     add_cookie(&mut response, &binding_cookie(shared).clear());
     Ok(response)
+}
+
+/// Returns a pending request taken for a response that did not complete
+/// it. Best effort: a store failure here only costs the user a new attempt.
+async fn put_back(shared: &Shared, pending: PendingLogin) {
+    if let Err(e) = shared.replay.save_pending(pending).await {
+        tracing::warn!(target: "saml::audit", error = %e, "a pending request could not be put back");
+    }
 }
 
 fn signed_out_page() -> Response<Bytes> {
