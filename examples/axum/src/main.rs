@@ -75,6 +75,8 @@
 mod admin;
 mod admin_auth;
 mod pages;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
