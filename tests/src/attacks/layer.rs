@@ -116,13 +116,23 @@ impl Node {
         settings: impl FnOnce(&mut ProviderSettings),
         configure: impl FnOnce(SamlLayerBuilder) -> SamlLayerBuilder,
     ) -> Self {
+        Self::with_providers(store, clock, vec![provider(settings)], configure)
+    }
+
+    /// A node on `store` and `clock` that trusts exactly `providers`.
+    pub(crate) fn with_providers(
+        store: MemoryStore,
+        clock: TestClock,
+        providers: Vec<Provider>,
+        configure: impl FnOnce(SamlLayerBuilder) -> SamlLayerBuilder,
+    ) -> Self {
         let sp_keys = SpKeys {
             decryption: vec![keys().decryption()],
             ..SpKeys::default()
         };
         let builder = SamlLayer::builder(BASE)
             .stores(store)
-            .metadata_resolver(StaticMetadataResolver::new(vec![provider(settings)]))
+            .metadata_resolver(StaticMetadataResolver::new(providers))
             .key_store(StaticKeyStore::new(sp_keys))
             .clock(clock.clone())
             .insecure_allow_http_cookies_on_localhost();
