@@ -30,6 +30,12 @@
     return node;
   }
 
+  /** Replaces `node`'s children, leaving out empty ones (`null`, `false`). */
+  function fill(node, ...children) {
+    node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+    return node;
+  }
+
   /** A date-time from the API, shortened to `YYYY-MM-DD HH:MM:SS`. */
   function when(value) {
     if (!value) return '';
@@ -128,7 +134,7 @@
     for (const field of $$('.field.invalid', root)) field.classList.remove('invalid');
     const general = $('#error');
     if (general) {
-      general.replaceChildren();
+      fill(general);
       general.hidden = true;
     }
   }
@@ -173,7 +179,7 @@
     const { unplaced, first } = showFieldErrors(error.fields);
     if (general) {
       const code = error.code ? ` (${error.code})` : '';
-      general.replaceChildren(
+      fill(general,
         el('p', { text: `${error.message}${code}` }),
         unplaced.length ? el('ul', {}, unplaced.map((line) => el('li', { text: line }))) : null,
       );
@@ -263,7 +269,7 @@
   function fillMapping(mapping) {
     const tbody = $('#mapping-rows tbody');
     if (!tbody) return;
-    tbody.replaceChildren();
+    fill(tbody);
     const fields = (mapping && mapping.fields) || {};
     const required = (mapping && mapping.required) || [];
     for (const [target, claims] of Object.entries(fields)) {
@@ -334,7 +340,7 @@
 
   function renderPreview(preview) {
     const out = $('#preview');
-    out.replaceChildren(
+    fill(out,
       el('h3', { text: 'What the metadata says' }),
       el('dl', { class: 'facts' }, facts([
         ['IdP entity ID', el('code', { id: 'preview-entity-id', text: preview.entity_id })],
@@ -440,16 +446,16 @@
     try {
       providers = await api('GET', '/providers');
     } catch (e) {
-      tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 5, text: 'The providers cannot be loaded.' })));
+      fill(tbody, el('tr', {}, el('td', { colSpan: 5, text: 'The providers cannot be loaded.' })));
       showError(e);
       return;
     }
     if (!providers.length) {
-      tbody.replaceChildren(el('tr', {}, el('td', { colSpan: 5 },
+      fill(tbody, el('tr', {}, el('td', { colSpan: 5 },
         'No provider yet. ', el('a', { href: '/admin/providers/new', text: 'Add the first one.' }))));
       return;
     }
-    tbody.replaceChildren(...providers.map((p) => {
+    fill(tbody, ...providers.map((p) => {
       const row = el('tr', { 'data-name': p.name, 'data-enabled': String(Boolean(p.enabled)) });
       const certs = p.certificates || [];
       const soonest = certs.map((c) => c.not_after).filter(Boolean).sort()[0];
@@ -533,7 +539,7 @@
       setStatus('enabled-status', provider.enabled
         ? `Users see “Log in using ${provider.display_name}”.`
         : 'Hidden from the sign-in page; sign-ins refused.');
-      $('#idp-facts').replaceChildren(...facts([
+      fill($('#idp-facts'), ...facts([
         ['Display name', provider.display_name],
         ['IdP entity ID', el('code', { id: 'idp-entity-id', text: provider.entity_id })],
         ['Sign-in (SSO) URLs', endpointList(provider.sso_urls)],
@@ -607,7 +613,7 @@
 
     // What the IdP administrator pastes.
     api('GET', `${path}/sp`).then((sp) => {
-      $('#sp-facts').replaceChildren(...facts([
+      fill($('#sp-facts'), ...facts([
         ['SP entity ID (audience)', spValue('sp-entity-id', sp.entity_id)],
         ['ACS URL (reply URL) for this provider', spValue('sp-acs-url', sp.acs_url)],
         ['Shared ACS URL (any provider)', spValue('sp-shared-acs-url', sp.shared_acs_url)],
@@ -647,7 +653,7 @@
         return;
       }
       const users = page.users || [];
-      $('#users-table tbody').replaceChildren(...(users.length ? users.map((u) => el('tr', {},
+      fill($('#users-table tbody'), ...(users.length ? users.map((u) => el('tr', {},
         el('td', {}, el('code', { text: u.external_id })),
         el('td', { text: u.email || '' }),
         el('td', { text: u.display_name || '' }),
@@ -688,7 +694,7 @@
         const report = await api('POST', `${path}/users/import`, csv, 'text/csv');
         const count = (v) => (Array.isArray(v) ? v.length : Number(v || 0));
         const failed = report.failed || [];
-        out.replaceChildren(
+        fill(out,
           el('p', { id: 'import-counts', 'data-added': count(report.added), 'data-skipped': count(report.skipped), 'data-failed': failed.length },
             el('strong', { text: `Added ${count(report.added)}` }), ' · ',
             `Skipped ${count(report.skipped)} (already present)`, ' · ',
@@ -749,7 +755,7 @@
         el('td', { text: e.client_address || '' }), el('td', { text: e.code || '' }),
         el('td', { text: e.detail || '' })));
       if (append) tbody.append(...rows);
-      else tbody.replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { colSpan: 7, text: 'No events.' }))]));
+      else fill(tbody, ...(rows.length ? rows : [el('tr', {}, el('td', { colSpan: 7, text: 'No events.' }))]));
       before = events.length ? events[events.length - 1].at : before;
       older.disabled = events.length < PAGE;
     };
