@@ -483,6 +483,9 @@ pub enum AuditKind {
     ProviderChanged,
     /// An administrator imported users.
     UsersImported,
+    /// An administrator tested a provider: a test login was validated and
+    /// mapped, and reported instead of starting a session.
+    ProviderTested,
 }
 
 impl AuditKind {
@@ -496,6 +499,7 @@ impl AuditKind {
             Self::Replay => "replay",
             Self::ProviderChanged => "provider_changed",
             Self::UsersImported => "users_imported",
+            Self::ProviderTested => "provider_tested",
         }
     }
 
@@ -509,6 +513,7 @@ impl AuditKind {
             Self::Replay,
             Self::ProviderChanged,
             Self::UsersImported,
+            Self::ProviderTested,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

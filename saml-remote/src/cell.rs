@@ -599,28 +599,12 @@ impl Cell {
             request = request.header("If-Modified-Since", lm);
         }
         let response = env.client.send(request).await.map_err(http)?;
-        if response.body.len() > self.max_bytes {
-            return Err(http(crate::http::HttpError::new(
-                crate::http::HttpErrorKind::TooLarge,
-                format!(
-                    "the response is larger than the {} byte cap; raise max_response_bytes for this source if the document is legitimately that large",
-                    self.max_bytes
-                ),
-            )));
-        }
+        crate::fetch::check_size(&self.url, response.body.len(), self.max_bytes)?;
         match response.status {
             200 => {
                 let etag = response.header_value("ETag").map(str::to_owned);
                 let last_modified = response.header_value("Last-Modified").map(str::to_owned);
-                let xml = String::from_utf8(response.body).map_err(|_| RemoteError::Metadata {
-                    url: self.url.clone(),
-                    error: Error::new(ErrorCode::UnsupportedEncoding, "the metadata is not UTF-8"),
-                })?;
-                // Some servers (Entra ID) start the document with a BOM.
-                let xml = match xml.strip_prefix('\u{feff}') {
-                    Some(rest) => rest.to_owned(),
-                    None => xml,
-                };
+                let xml = crate::fetch::metadata_text(&self.url, response.body)?;
                 Ok(Fetched::Body {
                     xml,
                     etag,

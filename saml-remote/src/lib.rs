@@ -16,6 +16,8 @@
 //! - [`HttpClient`]: the one small trait every server-to-server call goes
 //!   through, with [`ReqwestClient`] (feature `reqwest`, on by default) as
 //!   the bundled implementation. Plug in your own client, or a fake in tests.
+//! - [`fetch_metadata_xml`]: one document, fetched once under the same
+//!   rules (an admin's "fetch metadata" preview).
 //! - [`MetadataArchive`]: where last good copies are persisted across
 //!   restarts ([`MemoryArchive`] here).
 //!
@@ -110,6 +112,7 @@ mod archive;
 mod cell;
 mod error;
 pub mod events;
+mod fetch;
 mod http;
 mod mdq;
 mod policy;
@@ -123,6 +126,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 pub use archive::{ArchivedMetadata, MemoryArchive, MetadataArchive};
 pub use cell::RefreshOutcome;
 pub use error::{ConfigError, RemoteError};
+pub use fetch::fetch_metadata_xml;
 pub use http::{
     DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpClient, HttpError, HttpErrorKind, HttpMethod,
     HttpRequest, HttpResponse, check_transport,

@@ -35,7 +35,7 @@ use crate::provider_name_for;
 use crate::trust::{Trust, settings_for};
 
 /// The `Accept` header of metadata fetches.
-const ACCEPT_METADATA: &str =
+pub(crate) const ACCEPT_METADATA: &str =
     "application/samlmetadata+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.1";
 
 /// One metadata URL and the providers it supplies.

@@ -21,6 +21,10 @@
 //!   SP's signing and decryption keys with rollover, private keys encrypted
 //!   with AES-256-GCM under a [`KeyEncryptionKey`] the application supplies
 //!   ([`keys`]).
+//! - [`SqlStore`] is also saml-core's
+//!   [`AdminBackend`](saml_core::admin::AdminBackend), what saml-tower's
+//!   admin API (feature `admin`) drives: providers, users, CSV import and the
+//!   audit log ([`admin`]).
 //! - [`SqlStore::metadata_archive`] is saml-remote's `MetadataArchive`: the
 //!   last good copy of each remote metadata URL, for every node and across
 //!   restarts ([`archive`]).
@@ -101,6 +105,7 @@
 //! the memory and SQL stores compared, several nodes, the directory and its
 //! CSV format, the audit log, and writing a store of your own.
 
+pub mod admin;
 pub mod archive;
 pub mod audit;
 pub mod directory;

@@ -19,7 +19,7 @@ use crate::audit::{Audit, AuditKind};
 use crate::cookie::{hash_token, random_token, read};
 use crate::endpoints::{
     Answer, add_cookie, binding_cookie, read_form, redirect, reject, safe_return_to,
-    session_cookie, store, unknown,
+    session_cookie, store, unknown, wants_json,
 };
 use crate::layer::Shared;
 use crate::reject::Rejection;
@@ -121,9 +121,6 @@ pub(crate) async fn consume(
                 .ok_or_else(|| unknown(&issuer))?
         }
     };
-    if !provider.settings.enabled {
-        return Err(unknown(&provider.name));
-    }
     let settings = &provider.settings;
 
     // The pending login this answers (single use), bound to this browser.
@@ -141,7 +138,7 @@ pub(crate) async fn consume(
                         "this sign-in is unknown, expired or already used; start again",
                     )
                 })?;
-            if pending.kind != PendingKind::Login {
+            if !matches!(pending.kind, PendingKind::Login | PendingKind::Test) {
                 put_back(shared, pending).await;
                 return Err(Rejection::new(
                     ErrorCode::InResponseToMismatch,
@@ -181,6 +178,17 @@ pub(crate) async fn consume(
             ));
         }
     };
+    // A disabled provider signs nobody in; only an administrator's test
+    // login (which starts no session) may use it.
+    let testing = pending
+        .as_ref()
+        .is_some_and(|p| p.kind == PendingKind::Test);
+    if !settings.enabled && !testing {
+        if let Some(pending) = pending {
+            put_back(shared, pending).await;
+        }
+        return Err(unknown(&provider.name));
+    }
 
     let mut validator = ResponseValidator::new(
         provider.metadata.entity_id(),
@@ -248,6 +256,20 @@ pub(crate) async fn consume(
         .map(&provider, &assertion)
         .await
         .map_err(|e| reject(&e))?;
+
+    if testing {
+        // A test: report what was received and mapped; no session.
+        Audit::new(AuditKind::ProviderTested, now)
+            .provider(&provider.name)
+            .subject(&user.name_id)
+            .detail("test login validated and mapped; no session started")
+            .record_or_refuse(shared, parts)
+            .await?;
+        let mut response =
+            crate::test_login::report(&provider, &assertion, &user, wants_json(headers));
+        add_cookie(&mut response, &binding_cookie(shared).clear());
+        return Ok(response);
+    }
 
     // A fresh session id at every login; an older session of this browser ends.
     if let Some(old) = read(headers, &shared.session_cookie) {

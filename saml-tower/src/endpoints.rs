@@ -188,6 +188,18 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
             .map_err(store)?
             .ok_or_else(|| unknown(name))?;
     }
+    Ok(respond(
+        StatusCode::OK,
+        "application/samlmetadata+xml",
+        sp_metadata_xml(shared, provider).await?,
+    ))
+}
+
+/// Our SP metadata, shared or for one provider (not checked to exist).
+pub(crate) async fn sp_metadata_xml(
+    shared: &Shared,
+    provider: Option<&str>,
+) -> Result<String, Rejection> {
     // Logins ask for the shared ACS; a provider's own metadata also lists
     // its per-provider ACS (for IdP-initiated sign-in addressed to it).
     let mut md = SpMetadata::new(&shared.entity_id)
@@ -210,11 +222,7 @@ async fn metadata(shared: &Shared, provider: Option<&str>) -> Answer {
             }
         }
     }
-    Ok(respond(
-        StatusCode::OK,
-        "application/samlmetadata+xml",
-        md.to_xml(),
-    ))
+    Ok(md.to_xml())
 }
 
 pub(crate) fn unknown(name: &str) -> Rejection {
@@ -266,6 +274,19 @@ async fn login(shared: &Shared, parts: &http::request::Parts) -> Answer {
         .map(str::trim)
         .filter(|h| !h.is_empty() && h.len() <= 256 && !h.chars().any(char::is_control))
         .map(str::to_owned);
+    // A provider test an administrator asked for (the admin API's one-time
+    // link): any provider, enabled or not; the ACS reports instead of
+    // signing in.
+    if let Some(token) = param("test") {
+        let name = crate::test_login::redeem(shared, token).await?;
+        let provider = shared
+            .metadata
+            .provider(&name)
+            .await
+            .map_err(store)?
+            .ok_or_else(|| unknown(&name))?;
+        return start_login(shared, &provider, None, None, PendingKind::Test).await;
+    }
     let provider = match param("idp") {
         Some(name) => {
             let p = shared
@@ -308,7 +329,14 @@ async fn login(shared: &Shared, parts: &http::request::Parts) -> Answer {
             }
         }
     };
-    start_login(shared, &provider, return_to, login_hint.as_deref()).await
+    start_login(
+        shared,
+        &provider,
+        return_to,
+        login_hint.as_deref(),
+        PendingKind::Login,
+    )
+    .await
 }
 
 fn chooser(
@@ -365,6 +393,7 @@ async fn start_login(
     provider: &Provider,
     return_to: Option<String>,
     login_hint: Option<&str>,
+    kind: PendingKind,
 ) -> Answer {
     let now = shared.clock.now();
     let settings = &provider.settings;
@@ -422,7 +451,7 @@ async fn start_login(
             issued_at: now,
             force_authn: settings.force_authn,
             expires_at: now + shared.pending_lifetime,
-            kind: PendingKind::Login,
+            kind,
         })
         .await
         .map_err(store)?;

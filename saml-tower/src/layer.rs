@@ -26,6 +26,13 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl ConfigError {
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// Everything the service needs, shared by all clones.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -95,7 +102,7 @@ impl Shared {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SamlLayer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl SamlLayer {

@@ -27,6 +27,9 @@
 //! ```
 
 mod acs;
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 mod artifact;
 mod audit;
 mod body;
@@ -38,6 +41,7 @@ mod policy;
 mod reject;
 mod service;
 mod slo;
+mod test_login;
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -65,3 +69,7 @@ struct QuickstartGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/configuration.md")]
 struct ConfigurationGuide;
+
+#[cfg(all(doctest, feature = "admin"))]
+#[doc = include_str!("../../docs/admin-api.md")]
+struct AdminApiGuide;

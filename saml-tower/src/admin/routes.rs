@@ -1,0 +1,602 @@
+//! The admin API's routes: authorization, the CSRF rule, dispatch, and one
+//! handler per operation.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS};
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use saml_core::admin::{AdminError, AdminErrorCode, MetadataPreview, ProviderEntry};
+use saml_core::metadata::{IdpMetadata, MetadataOptions};
+use saml_core::store::AuditKind;
+use serde::Serialize;
+
+use super::Inner;
+use super::input::{self, Fields, Source};
+use crate::BoxError;
+use crate::audit::{Audit, ClientAddress};
+use crate::endpoints::respond;
+
+/// A refusal: a stable code, a message, and the fields to fix.
+#[derive(Debug)]
+struct Failure {
+    code: AdminErrorCode,
+    message: String,
+    fields: Option<BTreeMap<String, String>>,
+    /// The `Allow` header of a 405.
+    allow: Option<&'static str>,
+}
+
+impl Failure {
+    fn new(code: AdminErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            fields: None,
+            allow: None,
+        }
+    }
+
+    fn into_response(self) -> Response<Bytes> {
+        let mut error = serde_json::json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+        });
+        if let (Some(fields), Some(obj)) = (self.fields, error.as_object_mut()) {
+            obj.insert("fields".into(), serde_json::json!(fields));
+        }
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = json_response(status, &serde_json::json!({ "error": error }));
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+impl From<AdminError> for Failure {
+    fn from(e: AdminError) -> Self {
+        let message = match &e {
+            AdminError::Invalid(_) => "the input has problems; see fields".to_owned(),
+            other => other.to_string(),
+        };
+        Self {
+            code: e.code(),
+            message,
+            fields: e.fields().cloned(),
+            allow: None,
+        }
+    }
+}
+
+type Reply = Result<Response<Bytes>, Failure>;
+
+fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Bytes> {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+    let mut response = respond(status, "application/json", body);
+    response
+        .headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn ok(value: &impl Serialize) -> Reply {
+    Ok(json_response(StatusCode::OK, value))
+}
+
+fn method_not_allowed(allowed: &'static str) -> Failure {
+    let mut failure = Failure::new(
+        AdminErrorCode::MethodNotAllowed,
+        format!("this route takes: {allowed}"),
+    );
+    failure.allow = Some(allowed);
+    failure
+}
+
+/// Answers one admin API request.
+pub(super) async fn handle<B>(inner: &Inner, req: Request<B>) -> Response<Bytes>
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, body) = req.into_parts();
+    if let Some(address) = (inner.shared.client_address.0)(&parts) {
+        parts.extensions.insert(ClientAddress(address));
+    }
+    match route(inner, &parts, body).await {
+        Ok(response) => response,
+        Err(failure) => {
+            tracing::warn!(
+                target: "saml::admin",
+                method = %parts.method,
+                path = parts.uri.path(),
+                code = failure.code.as_str(),
+                message = %failure.message,
+                "admin request refused"
+            );
+            failure.into_response()
+        }
+    }
+}
+
+/// The CSRF rule: a state change carries `X-Requested-With: saml-admin`
+/// (which no cross-site form can send, and which makes a cross-site
+/// `fetch` ask first), and its `Origin`, when sent, is ours.
+fn csrf_ok(inner: &Inner, parts: &Parts) -> Result<(), Failure> {
+    let header = parts
+        .headers
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok());
+    if header != Some(super::CSRF_HEADER_VALUE) {
+        return Err(Failure::new(
+            AdminErrorCode::AdminCsrf,
+            format!(
+                "changes need the header `X-Requested-With: {}`",
+                super::CSRF_HEADER_VALUE
+            ),
+        ));
+    }
+    if let Some(origin) = parts.headers.get(ORIGIN) {
+        let ours = &inner.shared.base_url;
+        let same = origin
+            .to_str()
+            .is_ok_and(|o| o.trim_end_matches('/').eq_ignore_ascii_case(ours));
+        if !same {
+            return Err(Failure::new(
+                AdminErrorCode::AdminCsrf,
+                "changes are accepted only from this application's own origin",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn route<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    if !(inner.authorize)(parts) {
+        return Err(Failure::new(
+            AdminErrorCode::AdminForbidden,
+            "you are not allowed to administer sign-in",
+        ));
+    }
+    let method = &parts.method;
+    if method != Method::GET {
+        csrf_ok(inner, parts)?;
+    }
+    let full = parts.uri.path();
+    let path = inner
+        .mount_path
+        .as_deref()
+        .and_then(|m| full.strip_prefix(m))
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .unwrap_or(full);
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    match segments.as_slice() {
+        ["providers"] if get => list(inner).await,
+        ["providers"] if post => create(inner, parts, body).await,
+        ["providers"] => Err(method_not_allowed("GET, POST")),
+        ["providers", name] if get => show(inner, name).await,
+        ["providers", name] if method == Method::PUT => update(inner, parts, name, body).await,
+        ["providers", name] if method == Method::DELETE => remove(inner, parts, name).await,
+        ["providers", _] => Err(method_not_allowed("GET, PUT, DELETE")),
+        ["providers", name, "enable"] if post => set_enabled(inner, parts, name, true).await,
+        ["providers", name, "disable"] if post => set_enabled(inner, parts, name, false).await,
+        ["providers", name, "sp"] if get => sp_info(inner, name).await,
+        ["providers", name, "test"] if post => test(inner, name).await,
+        ["providers", _, "enable" | "disable" | "test"] => Err(method_not_allowed("POST")),
+        ["providers", name, "users"] if get => users(inner, parts, name).await,
+        ["providers", name, "users", "import"] if post => import(inner, parts, name, body).await,
+        ["providers", _, "users", "import"] => Err(method_not_allowed("POST")),
+        ["providers", _, "sp" | "users"] => Err(method_not_allowed("GET")),
+        ["metadata", "preview"] if post => preview(inner, parts, body).await,
+        ["metadata", "preview"] => Err(method_not_allowed("POST")),
+        ["audit"] if get => audit(inner, parts).await,
+        ["audit"] => Err(method_not_allowed("GET")),
+        _ => Err(Failure::new(
+            AdminErrorCode::NotFound,
+            "no such admin API route",
+        )),
+    }
+}
+
+/// The request body, at most the configured cap (413 beyond).
+async fn read_body<B>(inner: &Inner, parts: &Parts, body: B) -> Result<Bytes, Failure>
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || {
+        Failure::new(
+            AdminErrorCode::PayloadTooLarge,
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                inner.max_body_bytes
+            ),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(inner.max_body_bytes).unwrap_or(u64::MAX)) {
+        return Err(too_large());
+    }
+    match Limited::new(body, inner.max_body_bytes).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Err(_) => Err(Failure::new(
+            AdminErrorCode::InvalidInput,
+            "the request body could not be read",
+        )),
+    }
+}
+
+fn now(inner: &Inner) -> chrono::DateTime<chrono::Utc> {
+    inner.shared.clock.now()
+}
+
+/// Records an admin change (best effort: a failing audit sink is logged).
+async fn audit_change(
+    inner: &Inner,
+    parts: &Parts,
+    kind: AuditKind,
+    provider: &str,
+    detail: String,
+) {
+    let mut event = Audit::new(kind, now(inner))
+        .provider(provider)
+        .detail(detail);
+    if let Some(name) = inner.admin_name.as_ref().and_then(|f| f(parts)) {
+        event = event.subject(&name);
+    }
+    event.record(&inner.shared, parts).await;
+}
+
+async fn list(inner: &Inner) -> Reply {
+    let at = now(inner);
+    let all = inner.backend.providers().await?;
+    let views: Vec<_> = all.iter().map(|p| p.view(at)).collect();
+    ok(&views)
+}
+
+async fn show(inner: &Inner, name: &str) -> Reply {
+    let entry = inner.backend.provider(name).await?;
+    ok(&entry.view(now(inner)))
+}
+
+/// The metadata XML of a source, parsed: fetched, typed in or pasted.
+async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetadata), Failure> {
+    let (field, xml) = match source {
+        Source::Xml(xml) => ("metadata_xml", xml),
+        Source::Manual(xml) => ("manual", xml),
+        Source::Url(url) => {
+            let client = inner.shared.http.as_ref().ok_or_else(|| {
+                Failure::new(
+                    AdminErrorCode::MetadataFetchFailed,
+                    "fetching metadata needs an HTTP client on the layer (SamlLayerBuilder::http_client); paste the metadata XML instead",
+                )
+            })?;
+            let xml = saml_remote::fetch_metadata_xml(
+                client.as_ref(),
+                &url,
+                inner.fetch_timeout,
+                inner.max_metadata_bytes,
+            )
+            .await
+            .map_err(|e| Failure::new(AdminErrorCode::MetadataFetchFailed, e.to_string()))?;
+            ("metadata_url", xml)
+        }
+    };
+    match IdpMetadata::parse(&xml, &MetadataOptions::new()) {
+        Ok(md) => Ok((xml, md)),
+        Err(e) => Err(AdminError::invalid(field, format!("not usable IdP metadata: {e}")).into()),
+    }
+}
+
+/// Refuses a change that would leave no enabled provider, unless the
+/// application's check passes. `name` is the provider being disabled or removed.
+async fn guard_last(inner: &Inner, name: &str) -> Result<(), Failure> {
+    let all = inner.backend.providers().await?;
+    let remaining = all
+        .iter()
+        .filter(|p| p.provider.settings.enabled && p.provider.name != name)
+        .count();
+    if remaining > 0 {
+        return Ok(());
+    }
+    let refused = |why: String| {
+        Failure::new(
+            AdminErrorCode::SamlDisableRefused,
+            format!("this would leave no identity provider enabled: {why}"),
+        )
+    };
+    match &inner.can_disable {
+        None => Err(refused(
+            "the application allows this only when administrators can still sign in another way (can_disable_saml)".into(),
+        )),
+        Some(check) => check(remaining).map_err(refused),
+    }
+}
+
+/// After a disable: if no provider is enabled now (another change raced
+/// this one) and the check refuses, turns `name` back on and refuses.
+async fn recheck_after_disable(inner: &Inner, name: &str) -> Result<(), Failure> {
+    let all = inner.backend.providers().await?;
+    if all.iter().any(|p| p.provider.settings.enabled) {
+        return Ok(());
+    }
+    if let Err(refusal) = guard_last(inner, name).await {
+        inner.backend.set_enabled(name, true, now(inner)).await?;
+        return Err(refusal);
+    }
+    Ok(())
+}
+
+async fn create<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let bytes = read_body(inner, parts, body).await?;
+    let map = input::object(&bytes)?;
+    let mut errors = Fields::default();
+    input::only_keys(
+        &map,
+        &["name", "settings", "metadata_xml", "metadata_url", "manual"],
+        &mut errors,
+    );
+    let name = input::string(&map, "name", &mut errors);
+    match &name {
+        None => errors.add("name", "required: a short name used in URLs, e.g. `okta`"),
+        Some(n) => {
+            if let Err(why) = input::check_name(n) {
+                errors.add("name", why);
+            }
+        }
+    }
+    let settings = match map.get("settings") {
+        None | Some(serde_json::Value::Null) => Some(Default::default()),
+        Some(v) => input::settings(
+            v,
+            &Default::default(),
+            inner.shared.http.is_some(),
+            &mut errors,
+        ),
+    };
+    let source = input::source(&map, true, &mut errors);
+    let (name, settings, source) = match (name, settings, source) {
+        (Some(n), Some(s), Some(src)) if errors.is_empty() => (n, s, src),
+        _ => return Err(errors.into_error().into()),
+    };
+    let (xml, _) = metadata_of(inner, source).await?;
+    let entry = inner
+        .backend
+        .create_provider(&name, settings, &xml, now(inner))
+        .await?;
+    audit_change(
+        inner,
+        parts,
+        AuditKind::ProviderChanged,
+        &name,
+        format!(
+            "created (entity ID {}, {})",
+            entry.provider.metadata.entity_id(),
+            if entry.provider.settings.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        ),
+    )
+    .await;
+    Ok(json_response(StatusCode::CREATED, &entry.view(now(inner))))
+}
+
+async fn update<B>(inner: &Inner, parts: &Parts, name: &str, body: B) -> Reply
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let bytes = read_body(inner, parts, body).await?;
+    let map = input::object(&bytes)?;
+    let current: ProviderEntry = inner.backend.provider(name).await?;
+    let mut errors = Fields::default();
+    input::only_keys(
+        &map,
+        &["settings", "metadata_xml", "metadata_url", "manual"],
+        &mut errors,
+    );
+    let settings = match map.get("settings") {
+        None | Some(serde_json::Value::Null) => Some(current.provider.settings.clone()),
+        Some(v) => input::settings(
+            v,
+            &current.provider.settings,
+            inner.shared.http.is_some(),
+            &mut errors,
+        ),
+    };
+    let source = input::source(&map, false, &mut errors);
+    let settings = match settings {
+        Some(s) if errors.is_empty() => s,
+        _ => return Err(errors.into_error().into()),
+    };
+    let xml = match source {
+        Some(source) => metadata_of(inner, source).await?.0,
+        None => current.metadata_xml.clone(),
+    };
+    let disabling = current.provider.settings.enabled && !settings.enabled;
+    if disabling {
+        guard_last(inner, name).await?;
+    }
+    let entry = inner
+        .backend
+        .update_provider(name, settings, &xml, now(inner))
+        .await?;
+    if disabling {
+        recheck_after_disable(inner, name).await?;
+    }
+    let mut changed: Vec<&str> = Vec::new();
+    if map.get("settings").is_some_and(|v| !v.is_null()) {
+        changed.push("settings");
+    }
+    if xml != current.metadata_xml {
+        changed.push("metadata");
+    }
+    if disabling {
+        changed.push("disabled");
+    }
+    audit_change(
+        inner,
+        parts,
+        AuditKind::ProviderChanged,
+        name,
+        format!(
+            "updated ({}; revision {})",
+            if changed.is_empty() {
+                "no change".to_owned()
+            } else {
+                changed.join(", ")
+            },
+            entry.revision
+        ),
+    )
+    .await;
+    ok(&entry.view(now(inner)))
+}
+
+async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) -> Reply {
+    let current = inner.backend.provider(name).await?;
+    let disabling = !enabled && current.provider.settings.enabled;
+    if disabling {
+        guard_last(inner, name).await?;
+    }
+    let entry = inner.backend.set_enabled(name, enabled, now(inner)).await?;
+    if disabling {
+        recheck_after_disable(inner, name).await?;
+    }
+    audit_change(
+        inner,
+        parts,
+        AuditKind::ProviderChanged,
+        name,
+        if enabled { "enabled" } else { "disabled" }.to_owned(),
+    )
+    .await;
+    ok(&entry.view(now(inner)))
+}
+
+async fn remove(inner: &Inner, parts: &Parts, name: &str) -> Reply {
+    let current = inner.backend.provider(name).await?;
+    if current.provider.settings.enabled {
+        guard_last(inner, name).await?;
+    }
+    let removed = inner.backend.remove_provider(name).await?;
+    audit_change(
+        inner,
+        parts,
+        AuditKind::ProviderChanged,
+        name,
+        format!(
+            "removed ({} users removed, {} sessions ended)",
+            removed.users_removed, removed.sessions_ended
+        ),
+    )
+    .await;
+    ok(&removed)
+}
+
+async fn preview<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let bytes = read_body(inner, parts, body).await?;
+    let map = input::object(&bytes)?;
+    let mut errors = Fields::default();
+    input::only_keys(
+        &map,
+        &["metadata_xml", "metadata_url", "manual"],
+        &mut errors,
+    );
+    let source = input::source(&map, true, &mut errors);
+    let source = match source {
+        Some(s) if errors.is_empty() => s,
+        _ => return Err(errors.into_error().into()),
+    };
+    let (xml, md) = metadata_of(inner, source).await?;
+    ok(&MetadataPreview::of(&md, xml, now(inner)))
+}
+
+async fn sp_info(inner: &Inner, name: &str) -> Reply {
+    let entry = inner.backend.provider(name).await?;
+    let shared = &inner.shared;
+    let name = entry.provider.name.as_str();
+    let metadata_xml = crate::endpoints::sp_metadata_xml(shared, Some(name))
+        .await
+        .map_err(|r| Failure::new(AdminErrorCode::StoreUnavailable, r.detail()))?;
+    ok(&serde_json::json!({
+        "entity_id": shared.entity_id,
+        "acs_url": shared.acs_url(Some(name)),
+        "shared_acs_url": shared.acs_url(None),
+        "metadata_url": format!("{}{}/{name}/metadata", shared.base_url, shared.prefix),
+        "slo_url": shared.slo_url(),
+        "login_url": format!("{}{}/login?idp={name}", shared.base_url, shared.prefix),
+        "metadata_xml": metadata_xml,
+    }))
+}
+
+async fn test(inner: &Inner, name: &str) -> Reply {
+    let entry = inner.backend.provider(name).await?;
+    let login_url = crate::test_login::issue(&inner.shared, &entry.provider.name)
+        .await
+        .map_err(|r| Failure::new(AdminErrorCode::StoreUnavailable, r.detail()))?;
+    ok(&serde_json::json!({ "login_url": login_url }))
+}
+
+async fn users(inner: &Inner, parts: &Parts, name: &str) -> Reply {
+    let (offset, limit) = input::page(&input::query(&parts.uri))?;
+    inner.backend.provider(name).await?;
+    ok(&inner.backend.users(name, offset, limit).await?)
+}
+
+async fn import<B>(inner: &Inner, parts: &Parts, name: &str, body: B) -> Reply
+where
+    B: http_body::Body + Send,
+    B::Error: Into<BoxError>,
+{
+    let bytes = read_body(inner, parts, body).await?;
+    inner.backend.provider(name).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AdminError::invalid(
+            "csv",
+            "the file is empty: expected a header line with an `ExternalId` column",
+        )
+        .into());
+    }
+    let outcome = inner.backend.import_users(name, &bytes, now(inner)).await?;
+    audit_change(
+        inner,
+        parts,
+        AuditKind::UsersImported,
+        name,
+        outcome.summary.clone(),
+    )
+    .await;
+    ok(&outcome)
+}
+
+async fn audit(inner: &Inner, parts: &Parts) -> Reply {
+    let query = input::audit_query(&input::query(&parts.uri))?;
+    ok(&inner.backend.audit_log(&query).await?)
+}

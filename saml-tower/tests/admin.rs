@@ -1,0 +1,1089 @@
+//! The admin API (feature `admin`) over `SqlStore` on in-memory SQLite:
+//! every route, bad input with field errors, authorization, the CSRF rule,
+//! the last-provider guard, body caps, metadata fetches from a loopback
+//! server, the audit log, and a provider test login through the dev IdP
+//! that ends on a report instead of a session.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use saml_core::admin::AdminBackend;
+use saml_core::binding::PostForm;
+use saml_core::clock::SystemClock;
+use saml_remote::ReqwestClient;
+use saml_store_sql::SqlStore;
+use saml_testkit::dev_idp::{DevIdp, DevIdpConfig};
+use saml_tower::admin::AdminService;
+use saml_tower::{SamlLayer, SamlUser};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::util::BoxCloneService;
+use tower::{Layer, ServiceExt};
+
+const BASE: &str = "http://127.0.0.1:3000";
+
+type App = BoxCloneService<Request<Full<Bytes>>, Response<Bytes>, Infallible>;
+
+fn idp(name: &str) -> DevIdp {
+    DevIdp::new(DevIdpConfig::new(
+        format!("https://{name}.idp.example/metadata"),
+        format!("https://{name}.idp.example/sso"),
+    ))
+    .expect("dev IdP")
+}
+
+/// The application (layer around an inner service that reports the
+/// signed-in user) and the admin API, on one SQLite store.
+struct Env {
+    store: SqlStore,
+    app: App,
+    admin: AdminService,
+    allow_disable: Arc<AtomicBool>,
+    layer: SamlLayer,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
+
+    #[track_caller]
+    fn refused(&self, status: StatusCode, code: &str) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        let v = self.json();
+        assert_eq!(v["error"]["code"], code, "{self:?}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+        v
+    }
+
+    #[track_caller]
+    fn field_errors(&self) -> Vec<String> {
+        let v = self.refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        v["error"]["fields"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no fields: {self:?}"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Env {
+    async fn new() -> Self {
+        Self::with(|b| b).await
+    }
+
+    async fn with(
+        configure: impl FnOnce(
+            saml_tower::admin::AdminServiceBuilder,
+        ) -> saml_tower::admin::AdminServiceBuilder,
+    ) -> Self {
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        let layer = SamlLayer::builder(BASE)
+            .insecure_allow_http_cookies_on_localhost()
+            .stores(store.clone())
+            .metadata_resolver(store.providers())
+            .audit_sink(store.clone())
+            .http_client(ReqwestClient::new().unwrap())
+            .clock(SystemClock)
+            .client_address(|parts| {
+                parts
+                    .headers
+                    .get("x-test-client")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .build()
+            .unwrap();
+        let inner = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+            let body = req.extensions().get::<SamlUser>().map_or_else(
+                || "anonymous".to_owned(),
+                |u| serde_json::to_string(u).unwrap(),
+            );
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+        });
+        let app = BoxCloneService::new(layer.layer(inner).and_then(
+            |r: Response<saml_tower::ResponseBody<Full<Bytes>>>| async {
+                let (parts, body) = r.into_parts();
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                Ok(Response::from_parts(parts, bytes))
+            },
+        ));
+        let allow_disable = Arc::new(AtomicBool::new(false));
+        let allow = allow_disable.clone();
+        let backend: Arc<dyn AdminBackend> = Arc::new(store.clone());
+        let admin = configure(
+            layer
+                .admin(backend)
+                .authorize(|parts| parts.headers.get("x-admin").is_some_and(|v| v == "yes"))
+                .admin_name(|_| Some("root".to_owned()))
+                .can_disable_saml(move |remaining| {
+                    if allow.load(Ordering::SeqCst) {
+                        Ok(())
+                    } else {
+                        Err(format!("{remaining} left and no local admin login"))
+                    }
+                }),
+        )
+        .build()
+        .unwrap();
+        Self {
+            store,
+            app,
+            admin,
+            allow_disable,
+            layer,
+        }
+    }
+
+    /// An admin request: authorized, with the CSRF header and our origin.
+    fn request(method: Method, path: &str) -> http::request::Builder {
+        let mut b = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("x-admin", "yes")
+            .header("x-test-client", "192.0.2.7");
+        if method != Method::GET {
+            b = b
+                .header("x-requested-with", "saml-admin")
+                .header(ORIGIN, BASE);
+        }
+        b
+    }
+
+    async fn send_admin(&self, req: Request<Full<Bytes>>) -> Reply {
+        let response = self.admin.clone().oneshot(req).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let req = Self::request(method, path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap();
+        self.send_admin(req).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    async fn create(&self, name: &str, idp: &DevIdp, settings: Value) -> Reply {
+        self.call(
+            Method::POST,
+            "/providers",
+            Some(json!({"name": name, "metadata_xml": idp.metadata_xml(), "settings": settings})),
+        )
+        .await
+    }
+
+    async fn send_app(&self, req: Request<Full<Bytes>>) -> Reply {
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    async fn app_get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut b = Request::get(path).header(ACCEPT, "text/html");
+        if let Some(c) = cookie {
+            b = b.header(COOKIE, c);
+        }
+        self.send_app(b.body(Full::default()).unwrap()).await
+    }
+}
+
+fn cookie_pair(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+fn form_body(form: &PostForm) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    form.fields()
+        .iter()
+        .map(|(n, v)| format!("{}={}", enc(n), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+// ---------------------------------------------------------------- rules
+
+#[tokio::test]
+async fn callers_the_predicate_refuses_get_403_on_every_route() {
+    let env = Env::new().await;
+    for (method, path) in [
+        (Method::GET, "/providers"),
+        (Method::POST, "/providers"),
+        (Method::GET, "/providers/dev"),
+        (Method::DELETE, "/providers/dev"),
+        (Method::GET, "/audit"),
+        (Method::POST, "/metadata/preview"),
+        (Method::GET, "/no/such/route"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-requested-with", "saml-admin")
+            .body(Full::default())
+            .unwrap();
+        env.send_admin(req)
+            .await
+            .refused(StatusCode::FORBIDDEN, "admin_forbidden");
+    }
+    assert!(
+        AdminService::clone(&env.admin)
+            .oneshot(
+                Request::get("/providers")
+                    .body(Full::<Bytes>::default())
+                    .unwrap()
+            )
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn state_changes_need_the_csrf_header_and_our_origin() {
+    let env = Env::new().await;
+    let idp = idp("csrf");
+    let body = json!({"name": "dev", "metadata_xml": idp.metadata_xml()}).to_string();
+    let post = || {
+        Request::post("/providers")
+            .header("x-admin", "yes")
+            .header(CONTENT_TYPE, "application/json")
+    };
+    // No header.
+    let r = env
+        .send_admin(post().body(Full::new(Bytes::from(body.clone()))).unwrap())
+        .await;
+    r.refused(StatusCode::FORBIDDEN, "admin_csrf");
+    // A wrong value.
+    let r = env
+        .send_admin(
+            post()
+                .header("x-requested-with", "XMLHttpRequest")
+                .body(Full::new(Bytes::from(body.clone())))
+                .unwrap(),
+        )
+        .await;
+    r.refused(StatusCode::FORBIDDEN, "admin_csrf");
+    // A foreign origin.
+    for origin in ["https://evil.example", "null", "http://127.0.0.1:3001"] {
+        let r = env
+            .send_admin(
+                post()
+                    .header("x-requested-with", "saml-admin")
+                    .header(ORIGIN, origin)
+                    .body(Full::new(Bytes::from(body.clone())))
+                    .unwrap(),
+            )
+            .await;
+        r.refused(StatusCode::FORBIDDEN, "admin_csrf");
+    }
+    assert!(
+        env.get("/providers")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The header, no Origin (same-origin GET-less clients): accepted.
+    let r = env
+        .send_admin(
+            post()
+                .header("x-requested-with", "saml-admin")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    // GET needs no header.
+    let r = env
+        .send_admin(
+            Request::get("/providers")
+                .header("x-admin", "yes")
+                .body(Full::default())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let env = Env::with(|b| b.max_body_bytes(1024)).await;
+    let big = json!({"name": "dev", "metadata_xml": "x".repeat(4096)});
+    env.call(Method::POST, "/providers", Some(big.clone()))
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    env.call(Method::POST, "/metadata/preview", Some(big))
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    // A body without a declared length is cut off while it is read.
+    let chunks = Request::post("/providers/dev/users/import")
+        .header("x-admin", "yes")
+        .header("x-requested-with", "saml-admin")
+        .body(Full::new(Bytes::from(vec![b'a'; 5000])))
+        .unwrap();
+    env.send_admin(chunks)
+        .await
+        .refused(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+}
+
+#[tokio::test]
+async fn unknown_routes_404_and_wrong_methods_405() {
+    let env = Env::new().await;
+    env.get("/nothing")
+        .await
+        .refused(StatusCode::NOT_FOUND, "not_found");
+    let r = env.call(Method::DELETE, "/providers", None).await;
+    r.refused(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(r.headers.get("allow").unwrap(), "GET, POST");
+    env.get("/providers/x/enable")
+        .await
+        .refused(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    env.call(Method::PUT, "/audit", None)
+        .await
+        .refused(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+}
+
+// ---------------------------------------------------------------- providers
+
+#[tokio::test]
+async fn providers_are_created_read_updated_and_removed() {
+    let env = Env::new().await;
+    let idp = idp("crud");
+    let r = env
+        .create(
+            "crud",
+            &idp,
+            json!({"display_name": "Crud IdP", "preset": "okta"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let p = r.json();
+    assert_eq!(p["name"], "crud");
+    assert_eq!(p["display_name"], "Crud IdP");
+    assert_eq!(p["enabled"], true);
+    assert_eq!(p["entity_id"], idp.entity_id());
+    assert_eq!(p["sso_urls"][0], idp.sso_url());
+    assert_eq!(p["revision"], 1);
+    assert_eq!(p["settings"]["preset"], "okta");
+    let cert = &p["certificates"][0];
+    assert_eq!(cert["sha256"].as_str().unwrap().len(), 64);
+    assert!(cert["subject"].as_str().is_some() && cert["not_after"].as_str().is_some());
+
+    // Duplicate name, and another name for the same entity ID.
+    env.create("crud", &idp, json!({}))
+        .await
+        .refused(StatusCode::CONFLICT, "provider_exists");
+    env.create("again", &idp, json!({}))
+        .await
+        .refused(StatusCode::CONFLICT, "provider_exists");
+
+    let list = env.get("/providers").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(
+        env.get("/providers/crud").await.json()["entity_id"],
+        idp.entity_id()
+    );
+    env.get("/providers/ghost")
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+
+    // A partial update keeps what it does not name.
+    let r = env
+        .call(
+            Method::PUT,
+            "/providers/crud",
+            Some(json!({"settings": {"clock_skew_seconds": 30,
+                "attribute_mapping": {"fields": {"email": ["mail"]}, "required": ["email"]}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let p = r.json();
+    assert_eq!(p["revision"], 2);
+    assert_eq!(p["settings"]["clock_skew_seconds"], 30);
+    assert_eq!(p["settings"]["preset"], "okta");
+    assert_eq!(p["display_name"], "Crud IdP");
+    assert_eq!(
+        p["settings"]["attribute_mapping"]["fields"]["email"][0],
+        "mail"
+    );
+    // New metadata (another IdP's) under the same name.
+    let other = self::idp("crud2");
+    let r = env
+        .call(
+            Method::PUT,
+            "/providers/crud",
+            Some(json!({"metadata_xml": other.metadata_xml()})),
+        )
+        .await;
+    assert_eq!(r.json()["entity_id"], other.entity_id());
+    env.call(Method::PUT, "/providers/ghost", Some(json!({})))
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+
+    env.allow_disable.store(true, Ordering::SeqCst);
+    let r = env.call(Method::DELETE, "/providers/crud", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.json(), json!({"users_removed": 0, "sessions_ended": 0}));
+    env.call(Method::DELETE, "/providers/crud", None)
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+}
+
+#[tokio::test]
+async fn bad_input_is_answered_with_field_errors() {
+    let env = Env::new().await;
+    let idp = idp("bad");
+    let xml = idp.metadata_xml();
+    let cases: Vec<(Value, &[&str])> = vec![
+        (json!({"metadata_xml": xml}), &["name"]),
+        (json!({"name": "has space", "metadata_xml": xml}), &["name"]),
+        (json!({"name": "..", "metadata_xml": xml}), &["name"]),
+        (json!({"name": 7, "metadata_xml": xml}), &["name"]),
+        (json!({"name": "ok"}), &["metadata_url"]),
+        (
+            json!({"name": "ok", "metadata_xml": xml, "metadata_url": "https://x.example/md"}),
+            &["metadata_url"],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": "<not-metadata/>"}),
+            &["metadata_xml"],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": xml, "colour": "red"}),
+            &["colour"],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": xml,
+                   "settings": {"clock_skew_seconds": 100000, "force_authn": "yes", "nope": 1}}),
+            &["settings.force_authn", "settings.nope"],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": xml, "settings": {"clock_skew_seconds": -5, "display_name": " "}}),
+            &["settings.clock_skew_seconds", "settings.display_name"],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": xml,
+                   "settings": {"attribute_mapping": {"fields": {"a..b": ["x"]}, "required": ["profile.x"]}}}),
+            &[
+                "settings.attribute_mapping.fields.a..b",
+                "settings.attribute_mapping.required",
+            ],
+        ),
+        (
+            json!({"name": "ok", "metadata_url": "http://idp.example.org/metadata"}),
+            &["metadata_url"],
+        ),
+        (
+            json!({"name": "ok", "manual": {"entity_id": "", "sso_url": "http://evil.example/sso", "certificate_pem": "nope"}}),
+            &[
+                "manual.entity_id",
+                "manual.sso_url",
+                "manual.certificate_pem",
+            ],
+        ),
+        (
+            json!({"name": "ok", "metadata_xml": xml, "settings": []}),
+            &["settings"],
+        ),
+    ];
+    for (body, want) in cases {
+        let r = env
+            .call(Method::POST, "/providers", Some(body.clone()))
+            .await;
+        let got = r.field_errors();
+        for w in want {
+            assert!(got.iter().any(|g| g == w), "{body}: want {w}, got {got:?}");
+        }
+    }
+    // Not JSON, or not an object.
+    for raw in ["{", "[1]", ""] {
+        let req = Env::request(Method::POST, "/providers")
+            .body(Full::new(Bytes::from(raw)))
+            .unwrap();
+        assert_eq!(env.send_admin(req).await.field_errors(), ["body"], "{raw}");
+    }
+    assert!(
+        env.get("/providers")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // A bad update changes nothing.
+    env.create("bad", &idp, json!({})).await;
+    let r = env
+        .call(
+            Method::PUT,
+            "/providers/bad",
+            Some(json!({"settings": {"clock_skew_seconds": "ten"}})),
+        )
+        .await;
+    assert_eq!(r.field_errors(), ["settings.clock_skew_seconds"]);
+    assert_eq!(env.get("/providers/bad").await.json()["revision"], 1);
+    // Query parameters.
+    let r = env.get("/providers/bad/users?limit=100000").await;
+    assert_eq!(r.field_errors(), ["limit"]);
+    let r = env.get("/audit?kind=nonsense&before=yesterday").await;
+    assert_eq!(r.field_errors(), ["before", "kind"]);
+}
+
+#[tokio::test]
+async fn a_provider_entered_by_hand_becomes_metadata() {
+    let env = Env::new().await;
+    let idp = idp("manual");
+    let r = env
+        .call(
+            Method::POST,
+            "/providers",
+            Some(json!({"name": "manual", "manual": {
+                "entity_id": idp.entity_id(),
+                "sso_url": idp.sso_url(),
+                "slo_url": "https://manual.idp.example/slo",
+                "certificate_pem": idp.certificate_pem(),
+            }})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let p = r.json();
+    assert_eq!(p["entity_id"], idp.entity_id());
+    assert_eq!(p["slo_urls"][0], "https://manual.idp.example/slo");
+    assert_eq!(p["certificates"].as_array().unwrap().len(), 1);
+    assert!(p["warnings"].as_array().unwrap().is_empty(), "{p}");
+}
+
+#[tokio::test]
+async fn disabling_or_removing_the_last_enabled_provider_is_guarded() {
+    let env = Env::new().await;
+    let (a, b) = (idp("guard-a"), idp("guard-b"));
+    env.create("a", &a, json!({})).await;
+    env.create("b", &b, json!({})).await;
+    // Two enabled: one may go.
+    let r = env.call(Method::POST, "/providers/a/disable", None).await;
+    assert_eq!(r.json()["enabled"], false, "{r:?}");
+    // The last one may not: not by disable, not by PUT, not by DELETE.
+    env.call(Method::POST, "/providers/b/disable", None)
+        .await
+        .refused(StatusCode::CONFLICT, "saml_disable_refused");
+    env.call(
+        Method::PUT,
+        "/providers/b",
+        Some(json!({"settings": {"enabled": false}})),
+    )
+    .await
+    .refused(StatusCode::CONFLICT, "saml_disable_refused");
+    env.call(Method::DELETE, "/providers/b", None)
+        .await
+        .refused(StatusCode::CONFLICT, "saml_disable_refused");
+    assert_eq!(env.get("/providers/b").await.json()["enabled"], true);
+    // Removing a disabled one is fine.
+    assert_eq!(
+        env.call(Method::DELETE, "/providers/a", None).await.status,
+        StatusCode::OK
+    );
+    // Once the application says another way in exists, it may go.
+    env.allow_disable.store(true, Ordering::SeqCst);
+    let r = env.call(Method::POST, "/providers/b/disable", None).await;
+    assert_eq!(r.json()["enabled"], false, "{r:?}");
+    let r = env.call(Method::POST, "/providers/b/enable", None).await;
+    assert_eq!(r.json()["enabled"], true);
+
+    // Without a can_disable_saml check: always refused.
+    let strict = SamlLayer::admin(&env.layer, Arc::new(env.store.clone()))
+        .authorize(|_| true)
+        .build()
+        .unwrap();
+    let req = Env::request(Method::POST, "/providers/b/disable")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let response = strict.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    env.call(Method::POST, "/providers/ghost/enable", None)
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+}
+
+#[tokio::test]
+async fn changes_take_effect_for_sign_in_without_a_restart() {
+    let env = Env::new().await;
+    let (a, b) = (idp("live-a"), idp("live-b"));
+    env.app_get("/saml/login?idp=a", None)
+        .await
+        .status
+        .eq(&StatusCode::NOT_FOUND)
+        .then_some(())
+        .expect("unknown before it is created");
+    env.create("a", &a, json!({})).await;
+    env.create("b", &b, json!({"enabled": false})).await;
+    assert_eq!(
+        env.app_get("/saml/login?idp=a", None).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        env.app_get("/saml/login?idp=b", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // One enabled provider: the login goes straight to it.
+    let r = env.app_get("/saml/login", None).await;
+    assert!(
+        r.headers[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with(a.sso_url())
+    );
+    env.call(Method::POST, "/providers/b/enable", None).await;
+    env.call(Method::POST, "/providers/a/disable", None).await;
+    assert_eq!(
+        env.app_get("/saml/login?idp=a", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let r = env.app_get("/saml/login", None).await;
+    assert!(
+        r.headers[LOCATION]
+            .to_str()
+            .unwrap()
+            .starts_with(b.sso_url())
+    );
+}
+
+// ---------------------------------------------------------------- metadata
+
+/// Serves `body` at `/metadata` (404 elsewhere) on 127.0.0.1, once per
+/// connection, for `count` connections. Returns the base URL.
+async fn serve_metadata(body: String, count: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        for _ in 0..count {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 8192];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let (status, content) = if request.starts_with("GET /metadata ") {
+                ("200 OK", body.clone())
+            } else {
+                ("404 Not Found", "no".to_owned())
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/samlmetadata+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{content}",
+                content.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn metadata_is_previewed_and_applied_from_a_loopback_url() {
+    let env = Env::new().await;
+    let idp = idp("fetched");
+    let base = serve_metadata(idp.metadata_xml(), 3).await;
+    let url = format!("{base}/metadata");
+
+    let r = env
+        .call(
+            Method::POST,
+            "/metadata/preview",
+            Some(json!({"metadata_url": url})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let preview = r.json();
+    assert_eq!(preview["entity_id"], idp.entity_id());
+    assert_eq!(preview["sso"][0]["location"], idp.sso_url());
+    assert!(
+        preview["sso"][0]["binding"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP-")
+    );
+    assert_eq!(preview["certificates"].as_array().unwrap().len(), 1);
+    assert!(
+        preview["metadata_xml"]
+            .as_str()
+            .unwrap()
+            .contains(idp.entity_id())
+    );
+    // Nothing stored.
+    assert!(
+        env.get("/providers")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Apply: create from the URL.
+    let r = env
+        .call(
+            Method::POST,
+            "/providers",
+            Some(json!({"name": "fetched", "metadata_url": url})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(r.json()["entity_id"], idp.entity_id());
+
+    // A URL that answers 404: the fetch failed.
+    env.call(
+        Method::POST,
+        "/metadata/preview",
+        Some(json!({"metadata_url": format!("{base}/missing")})),
+    )
+    .await
+    .refused(StatusCode::BAD_GATEWAY, "metadata_fetch_failed");
+
+    // Plain HTTP off loopback, and other schemes, are refused before any fetch.
+    for bad in [
+        "http://idp.example.org/metadata",
+        "ftp://127.0.0.1/metadata",
+        "file:///etc/passwd",
+    ] {
+        let r = env
+            .call(
+                Method::POST,
+                "/metadata/preview",
+                Some(json!({"metadata_url": bad})),
+            )
+            .await;
+        assert_eq!(r.field_errors(), ["metadata_url"], "{bad}");
+    }
+    // Pasted XML previews too.
+    let r = env
+        .call(
+            Method::POST,
+            "/metadata/preview",
+            Some(json!({"metadata_xml": idp.metadata_xml()})),
+        )
+        .await;
+    assert_eq!(r.json()["entity_id"], idp.entity_id());
+}
+
+#[tokio::test]
+async fn sp_info_is_what_the_idp_admin_pastes() {
+    let env = Env::new().await;
+    env.create("dev", &idp("spinfo"), json!({})).await;
+    let r = env.get("/providers/dev/sp").await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let sp = r.json();
+    assert_eq!(sp["entity_id"], format!("{BASE}/saml/metadata"));
+    assert_eq!(sp["acs_url"], format!("{BASE}/saml/dev/acs"));
+    assert_eq!(sp["shared_acs_url"], format!("{BASE}/saml/acs"));
+    assert_eq!(sp["metadata_url"], format!("{BASE}/saml/dev/metadata"));
+    assert_eq!(sp["slo_url"], format!("{BASE}/saml/slo"));
+    let xml = sp["metadata_xml"].as_str().unwrap();
+    assert!(xml.contains(&format!("{BASE}/saml/dev/acs")), "{xml}");
+    // The same document the layer serves.
+    let served = env.app_get("/saml/dev/metadata", None).await;
+    assert_eq!(served.body, xml);
+    env.get("/providers/ghost/sp")
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+}
+
+// ---------------------------------------------------------------- users and audit
+
+#[tokio::test]
+async fn users_are_imported_from_csv_and_listed() {
+    let env = Env::new().await;
+    env.create("dev", &idp("users"), json!({})).await;
+    let csv = "ExternalId,email,name\nalice,alice@example.com,Alice\nbob,not-an-email,Bob\n\ncarol,,Carol\nalice,,Again\n";
+    let import = |body: &'static str| {
+        Env::request(Method::POST, "/providers/dev/users/import")
+            .header(CONTENT_TYPE, "text/csv")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    let r = env.send_admin(import(csv)).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let outcome = r.json();
+    assert_eq!(outcome["added"], 2);
+    assert_eq!(outcome["skipped"], 0);
+    let failed = outcome["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["line"], 3);
+    assert!(failed[0]["reason"].as_str().unwrap().contains("email"));
+    assert_eq!(failed[1]["line"], 6);
+    assert!(outcome["summary"].as_str().unwrap().starts_with("added 2"));
+    // Again: the existing users are skipped.
+    let again = env.send_admin(import(csv)).await.json();
+    assert_eq!(
+        (again["added"].clone(), again["skipped"].clone()),
+        (json!(0), json!(2))
+    );
+
+    let page = env.get("/providers/dev/users?limit=1").await.json();
+    assert_eq!(page["total"], 2);
+    assert_eq!(page["users"].as_array().unwrap().len(), 1);
+    assert_eq!(page["users"][0]["external_id"], "alice");
+    assert_eq!(page["users"][0]["email"], "alice@example.com");
+    let page = env
+        .get("/providers/dev/users?offset=1&limit=5")
+        .await
+        .json();
+    assert_eq!(page["users"][0]["external_id"], "carol");
+
+    // A file without the ExternalId column, an empty one, an unknown provider.
+    let r = env.send_admin(import("email\nx@y.z\n")).await;
+    assert_eq!(r.field_errors(), ["csv"]);
+    let r = env.send_admin(import("  \n")).await;
+    assert_eq!(r.field_errors(), ["csv"]);
+    let req = Env::request(Method::POST, "/providers/ghost/users/import")
+        .body(Full::new(Bytes::from("ExternalId\nx\n")))
+        .unwrap();
+    env.send_admin(req)
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+    env.get("/providers/ghost/users")
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+}
+
+#[tokio::test]
+async fn every_change_is_in_the_audit_log_with_the_admin_and_address() {
+    let env = Env::new().await;
+    env.allow_disable.store(true, Ordering::SeqCst);
+    env.create("dev", &idp("audited"), json!({})).await;
+    env.call(Method::POST, "/providers/dev/disable", None).await;
+    env.call(
+        Method::PUT,
+        "/providers/dev",
+        Some(json!({"settings": {"display_name": "Dev"}})),
+    )
+    .await;
+    let req = Env::request(Method::POST, "/providers/dev/users/import")
+        .body(Full::new(Bytes::from("ExternalId\nalice\n")))
+        .unwrap();
+    env.send_admin(req).await;
+    env.call(Method::DELETE, "/providers/dev", None).await;
+    // Refused changes leave no row.
+    env.create("bad name", &idp("audited"), json!({})).await;
+
+    let rows = env.get("/audit?kind=provider_changed").await.json();
+    let details: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(details.len(), 4, "{details:?}");
+    assert!(
+        details[0].starts_with("removed (1 users removed"),
+        "{details:?}"
+    );
+    assert!(details[1].starts_with("updated (settings"), "{details:?}");
+    assert_eq!(details[2], "disabled");
+    assert!(details[3].starts_with("created (entity ID"), "{details:?}");
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["subject"], "root");
+        assert_eq!(row["client_address"], "192.0.2.7");
+        assert_eq!(row["provider"], "dev");
+    }
+    let imported = env
+        .get("/audit?kind=users_imported&provider=dev")
+        .await
+        .json();
+    assert_eq!(imported.as_array().unwrap().len(), 1);
+    assert!(
+        imported[0]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("added 1")
+    );
+    let limited = env.get("/audit?limit=2").await.json();
+    assert_eq!(limited.as_array().unwrap().len(), 2);
+    let none = env.get("/audit?before=2000-01-01T00:00:00Z").await.json();
+    assert!(none.as_array().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- test login
+
+/// Follows a test link through the dev IdP; returns the ACS answer.
+async fn run_test_login(env: &Env, idp: &DevIdp, login_url: &str, accept: &str) -> Reply {
+    let path = login_url.strip_prefix(BASE).expect("under the base URL");
+    let start = env.app_get(path, None).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{start:?}");
+    let binding = cookie_pair(&start, "saml_binding").expect("binding cookie");
+    let location = start.headers[LOCATION].to_str().unwrap();
+    let (_, query) = location.split_once('?').unwrap();
+    let prompt = idp
+        .begin(query, &SystemClock)
+        .expect("the IdP takes the request");
+    let form = idp
+        .respond(&prompt.form_body("alice@example.com"), &SystemClock)
+        .expect("the IdP answers");
+    let acs = form.action().strip_prefix(BASE).unwrap().to_owned();
+    let req = Request::post(acs)
+        .header(ACCEPT, accept)
+        .header(COOKIE, binding)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form_body(&form))))
+        .unwrap();
+    env.send_app(req).await
+}
+
+#[tokio::test]
+async fn a_test_login_reports_the_assertion_and_mapped_user_without_a_session() {
+    let env = Env::new().await;
+    let idp = idp("tested");
+    // Registered disabled: it can be tested before anyone can sign in with it.
+    env.create(
+        "dev",
+        &idp,
+        json!({"enabled": false, "attribute_mapping":
+            {"fields": {"email": ["mail"], "profile.uid": ["uid"]}, "required": ["email"]}}),
+    )
+    .await;
+    assert_eq!(
+        env.app_get("/saml/login?idp=dev", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let r = env.call(Method::POST, "/providers/dev/test", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let login_url = r.json()["login_url"].as_str().unwrap().to_owned();
+    assert!(
+        login_url.starts_with(&format!("{BASE}/saml/login?test=")),
+        "{login_url}"
+    );
+
+    let report = run_test_login(&env, &idp, &login_url, "application/json").await;
+    assert_eq!(report.status, StatusCode::OK, "{report:?}");
+    assert!(cookie_pair(&report, "saml_session").is_none(), "{report:?}");
+    let v = report.json();
+    assert_eq!(v["test"], true);
+    assert_eq!(v["issuer"], idp.entity_id());
+    assert_eq!(v["name_id"], "alice@example.com");
+    assert!(v["session_index"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(v["attributes"]["uid"][0], "alice");
+    assert_eq!(v["user"]["profile"]["email"], "alice@example.com");
+    assert_eq!(v["user"]["profile"]["profile"]["uid"], "alice");
+
+    // The link is single use.
+    let path = login_url.strip_prefix(BASE).unwrap();
+    assert_eq!(
+        env.app_get(path, None).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    // Nobody is signed in, and the provider is still closed for sign-in.
+    assert_eq!(env.app_get("/whoami", None).await.body, "anonymous");
+    assert_eq!(
+        env.app_get("/saml/login?idp=dev", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A browser gets a page.
+    let r = env.call(Method::POST, "/providers/dev/test", None).await;
+    let login_url = r.json()["login_url"].as_str().unwrap().to_owned();
+    let page = run_test_login(&env, &idp, &login_url, "text/html").await;
+    assert_eq!(page.status, StatusCode::OK, "{page:?}");
+    assert!(
+        page.headers[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.body.contains("Test login succeeded"), "{}", page.body);
+    assert!(page.body.contains(idp.entity_id()));
+    assert!(page.body.contains("alice@example.com"));
+    assert!(cookie_pair(&page, "saml_session").is_none());
+
+    let tested = env.get("/audit?kind=provider_tested").await.json();
+    assert_eq!(tested.as_array().unwrap().len(), 2);
+    assert_eq!(tested[0]["subject"], "alice@example.com");
+    let logins = env.get("/audit?kind=login").await.json();
+    assert!(logins.as_array().unwrap().is_empty());
+    env.call(Method::POST, "/providers/ghost/test", None)
+        .await
+        .refused(StatusCode::NOT_FOUND, "provider_not_found");
+}
+
+#[tokio::test]
+async fn an_ordinary_login_uses_the_mapping_the_admin_set() {
+    let env = Env::new().await;
+    let idp = idp("mapped");
+    env.create(
+        "dev",
+        &idp,
+        json!({"attribute_mapping": {"fields": {"profile.team": ["groups"]}}}),
+    )
+    .await;
+    let start = env.app_get("/saml/login?idp=dev", None).await;
+    let binding = cookie_pair(&start, "saml_binding").unwrap();
+    let location = start.headers[LOCATION].to_str().unwrap();
+    let (_, query) = location.split_once('?').unwrap();
+    let prompt = idp.begin(query, &SystemClock).unwrap();
+    let form = idp
+        .respond(&prompt.form_body("alice@example.com"), &SystemClock)
+        .unwrap();
+    let req = Request::post(form.action().strip_prefix(BASE).unwrap())
+        .header(COOKIE, binding)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form_body(&form))))
+        .unwrap();
+    let acs = env.send_app(req).await;
+    assert_eq!(acs.status, StatusCode::SEE_OTHER, "{acs:?}");
+    let session = cookie_pair(&acs, "saml_session").expect("a session");
+    let me = env.app_get("/whoami", Some(&session)).await;
+    let user: SamlUser = serde_json::from_str(&me.body).unwrap();
+    assert_eq!(user.profile_str("profile.team"), Some("admins"));
+}
