@@ -125,8 +125,9 @@ impl SamlUser {
 pub struct SessionRecord {
     /// SHA-256 of the session id, hex.
     pub id_hash: String,
-    /// Who is signed in.
-    pub user: SamlUser,
+    /// Who is signed in. Shared: the layer hands this same allocation to
+    /// every request of the session instead of copying the attributes.
+    pub user: Arc<SamlUser>,
     /// When the session was created.
     pub created_at: DateTime<Utc>,
     /// Last activity (for the idle timeout).

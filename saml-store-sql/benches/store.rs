@@ -21,14 +21,14 @@ fn record(id_hash: String) -> SessionRecord {
     let now = Utc::now();
     SessionRecord {
         id_hash,
-        user: {
+        user: Arc::new({
             let mut user = SamlUser::new("okta", "alice@example.com");
             user.session_index = Some("_session-index".to_owned());
             user.attributes = [("mail".to_owned(), vec!["alice@example.com".to_owned()])]
                 .into_iter()
                 .collect();
             user
-        },
+        }),
         created_at: now,
         last_seen: now,
         expires_at: now + Duration::hours(8),

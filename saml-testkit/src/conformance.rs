@@ -185,7 +185,7 @@ pub fn sample_session(
 ) -> SessionRecord {
     SessionRecord {
         id_hash: id_hash.to_owned(),
-        user,
+        user: Arc::new(user),
         created_at: created,
         last_seen: created,
         expires_at: expires,
@@ -358,14 +358,10 @@ pub async fn session_create_load_delete(store: Arc<dyn SessionStore>) {
         "a live session must load"
     );
 
-    let mut bare = sample_session(
-        "sess-b",
-        sample_user("idp-a", "bob", None),
-        at(10),
-        at(3600),
-    );
-    bare.user.name_id_format = None;
-    bare.user.attributes.clear();
+    let mut bob = sample_user("idp-a", "bob", None);
+    bob.name_id_format = None;
+    bob.attributes.clear();
+    let bare = sample_session("sess-b", bob, at(10), at(3600));
     create(&store, bare.clone()).await;
     assert_eq!(
         load(&store, "sess-b", at(10)).await,

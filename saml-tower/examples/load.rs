@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::Request;
@@ -35,14 +36,14 @@ const TOKEN: &str = "load-run-session-token-0123456789abcdefghijklmnopq";
 async fn dashboard(request: Request<axum::body::Body>) -> String {
     let name = request
         .extensions()
-        .get::<SamlUser>()
+        .get::<Arc<SamlUser>>()
         .map_or("alice@example.com", |u| u.name_id.as_str());
     format!("Hello, {name}\n")
 }
 
 /// Whether the layer put a user into the request (to check the setup).
 async fn check(request: Request<axum::body::Body>) -> &'static str {
-    if request.extensions().get::<SamlUser>().is_some() {
+    if request.extensions().get::<Arc<SamlUser>>().is_some() {
         "signed in\n"
     } else {
         "anonymous\n"
@@ -90,7 +91,7 @@ async fn main() {
     store
         .create(SessionRecord {
             id_hash: sha256_hex(TOKEN.as_bytes()),
-            user,
+            user: Arc::new(user),
             created_at: now,
             last_seen: now,
             expires_at: now + Duration::hours(8),

@@ -305,7 +305,7 @@ pub(crate) async fn consume(
         .sessions
         .create(SessionRecord {
             id_hash: hash_token(&token),
-            user: user.clone(),
+            user: Arc::new(user),
             created_at: now,
             last_seen: now,
             expires_at,

@@ -3,6 +3,8 @@
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
+use std::sync::Arc;
+
 use saml_core::store::SamlUser;
 
 use crate::policy::{ClientKind, unauthenticated};
@@ -11,7 +13,7 @@ use crate::policy::{ClientKind, unauthenticated};
 /// login (deep link kept), API callers get 401 and gRPC callers
 /// `grpc-status: 16`. Use `Option<SignedIn>` where signing in is optional.
 #[derive(Debug, Clone)]
-pub struct SignedIn(pub SamlUser);
+pub struct SignedIn(pub Arc<SamlUser>);
 
 /// The rejection of [`SignedIn`]: nobody is signed in.
 #[derive(Debug)]
@@ -34,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
-            .get::<SamlUser>()
+            .get::<Arc<SamlUser>>()
             .cloned()
             .map(Self)
             .ok_or_else(|| NotSignedIn {
@@ -55,6 +57,6 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for SignedIn {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<SamlUser>().cloned().map(Self))
+        Ok(parts.extensions.get::<Arc<SamlUser>>().cloned().map(Self))
     }
 }

@@ -1,5 +1,7 @@
 //! The SAML endpoints under the prefix, and the per-request session lookup.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::Duration;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
@@ -70,7 +72,7 @@ pub(crate) fn binding_cookie(shared: &Shared) -> CookieSpec<'_> {
 pub(crate) async fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
-) -> Result<Option<SamlUser>, Rejection> {
+) -> Result<Option<Arc<SamlUser>>, Rejection> {
     let Some(token) = read(headers, &shared.session_cookie) else {
         return Ok(None);
     };

@@ -170,7 +170,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if req.extensions().get::<SamlUser>().is_some() {
+        if req.extensions().get::<Arc<SamlUser>>().is_some() {
             let future = self.inner.call(req);
             return ResponseFuture::new(
                 async move { future.await.map(|r| r.map(ResponseBody::inner)) },

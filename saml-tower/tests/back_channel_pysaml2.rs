@@ -112,16 +112,18 @@ async fn artifact_and_soap_logout_against_pysaml2() {
     let app = Router::new()
         .route(
             "/me",
-            get(|user: Option<axum::Extension<SamlUser>>| async move {
-                match user {
-                    Some(axum::Extension(u)) => (
-                        http::StatusCode::OK,
-                        serde_json::json!({"provider": u.provider, "name_id": u.name_id})
-                            .to_string(),
-                    ),
-                    None => (http::StatusCode::UNAUTHORIZED, "{}".to_owned()),
-                }
-            }),
+            get(
+                |user: Option<axum::Extension<std::sync::Arc<SamlUser>>>| async move {
+                    match user {
+                        Some(axum::Extension(u)) => (
+                            http::StatusCode::OK,
+                            serde_json::json!({"provider": u.provider, "name_id": u.name_id})
+                                .to_string(),
+                        ),
+                        None => (http::StatusCode::UNAUTHORIZED, "{}".to_owned()),
+                    }
+                },
+            ),
         )
         .layer(layer);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

@@ -1608,13 +1608,13 @@ mod axum_extractor {
     #[tokio::test]
     async fn signed_in_reads_the_user_from_the_extensions() {
         let mut req = http::Request::builder().uri("/x").body(()).unwrap();
-        req.extensions_mut().insert(user());
+        req.extensions_mut().insert(std::sync::Arc::new(user()));
         let (mut parts, ()) = req.into_parts();
         let SignedIn(found) =
             <SignedIn as FromRequestParts<()>>::from_request_parts(&mut parts, &())
                 .await
                 .unwrap();
-        assert_eq!(found, user());
+        assert_eq!(*found, user());
         let optional =
             <SignedIn as OptionalFromRequestParts<()>>::from_request_parts(&mut parts, &())
                 .await

@@ -19,6 +19,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -126,7 +127,7 @@ where
 
 /// The protected home page: a greeting and a sign-out button.
 async fn home<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let Some(user) = req.extensions().get::<SamlUser>() else {
+    let Some(user) = req.extensions().get::<Arc<SamlUser>>() else {
         // RequireLoginLayer lets nobody else through.
         return Ok(text(StatusCode::UNAUTHORIZED, "sign in first"));
     };
@@ -144,7 +145,7 @@ async fn home<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
 
 /// The signed-in user as JSON, or 401.
 fn me<B>(req: &Request<B>) -> Response<Full<Bytes>> {
-    match req.extensions().get::<SamlUser>() {
+    match req.extensions().get::<Arc<SamlUser>>() {
         Some(user) => respond(
             StatusCode::OK,
             "application/json",

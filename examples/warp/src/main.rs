@@ -2,7 +2,7 @@
 //! filters become a Tower service with `warp::service(..)`, the development
 //! IdP (saml-testkit's `DevIdpService`) sits beside them under `/dev-idp`,
 //! `SamlLayer` wraps both, and hyper serves the result. Handlers read the
-//! signed-in user with `warp::ext::optional::<SamlUser>()` (or
+//! signed-in user with `warp::ext::optional::<Arc<SamlUser>>()` (or
 //! `warp::ext::get`).
 //!
 //! ```sh
@@ -21,6 +21,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -88,8 +89,8 @@ fn saml_layer(base_url: &str, dev: &DevIdpService) -> SamlLayer {
 fn routes() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone {
     let home = warp::path::end()
         .and(warp::get())
-        .and(warp::ext::optional::<SamlUser>())
-        .map(|user: Option<SamlUser>| match user {
+        .and(warp::ext::optional::<Arc<SamlUser>>())
+        .map(|user: Option<Arc<SamlUser>>| match user {
             Some(user) => {
                 warp::reply::with_status(warp::reply::html(home_page(&user)), StatusCode::OK)
             }
@@ -102,8 +103,8 @@ fn routes() -> impl warp::Filter<Extract = (impl warp::Reply,), Error = warp::Re
     // snippet-start: warp-filters
     let me = warp::path!("me")
         .and(warp::get())
-        .and(warp::ext::optional::<SamlUser>())
-        .map(|user: Option<SamlUser>| match user {
+        .and(warp::ext::optional::<Arc<SamlUser>>())
+        .map(|user: Option<Arc<SamlUser>>| match user {
             Some(user) => warp::reply::with_status(
                 warp::reply::json(&serde_json::json!({
                     "provider": user.provider,

@@ -206,7 +206,7 @@ impl Sp {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let body = req.extensions().get::<SamlUser>().map_or_else(
+                let body = req.extensions().get::<Arc<SamlUser>>().map_or_else(
                     || "anonymous".to_owned(),
                     |u| serde_json::to_string(u).expect("user json"),
                 );

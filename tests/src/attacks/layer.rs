@@ -143,7 +143,7 @@ impl Node {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
-                let body = req.extensions().get::<SamlUser>().map_or_else(
+                let body = req.extensions().get::<Arc<SamlUser>>().map_or_else(
                     || "anonymous".to_owned(),
                     |u| serde_json::to_string(u).unwrap(),
                 );
