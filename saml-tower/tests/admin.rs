@@ -114,7 +114,7 @@ impl Env {
             .build()
             .unwrap();
         let inner = tower::service_fn(|req: Request<Full<Bytes>>| async move {
-            let body = req.extensions().get::<SamlUser>().map_or_else(
+            let body = req.extensions().get::<Arc<SamlUser>>().map_or_else(
                 || "anonymous".to_owned(),
                 |u| serde_json::to_string(u).unwrap(),
             );

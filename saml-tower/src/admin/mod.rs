@@ -48,10 +48,10 @@
 //!     .authorize(|parts| {
 //!         parts
 //!             .extensions
-//!             .get::<SamlUser>()
+//!             .get::<Arc<SamlUser>>()
 //!             .is_some_and(|u| u.has_role("saml-admins"))
 //!     })
-//!     .admin_name(|parts| parts.extensions.get::<SamlUser>().map(|u| u.name_id.clone()))
+//!     .admin_name(|parts| parts.extensions.get::<Arc<SamlUser>>().map(|u| u.name_id.clone()))
 //!     // Local password sign-in for administrators exists: SAML may go off.
 //!     .can_disable_saml(|_remaining| Ok(()))
 //!     .build()?;
