@@ -379,18 +379,33 @@
         reset();
       }
     });
+    const manualInputs = $$('[data-manual]');
+    for (const input of manualInputs) input.addEventListener('input', reset);
+    const manual = () => {
+      const out = {};
+      for (const input of manualInputs) {
+        const value = input.value.trim();
+        if (value) out[input.dataset.manual] = value;
+      }
+      // The binding alone (a select always has a value) is not an entry.
+      const entered = Object.keys(out).some((k) => k !== 'sso_binding');
+      return entered ? out : null;
+    };
     const source = () => {
       const u = url.value.trim();
       const x = xml.value.trim();
-      if (u && x) {
-        localError({ metadata_url: 'Give either the URL or the XML, not both.' });
+      const m = manual();
+      const given = [u, x, m].filter(Boolean).length;
+      if (given > 1) {
+        localError({ metadata_url: 'Give one of: the metadata URL, the metadata XML, or the details by hand.' });
         return null;
       }
-      if (!u && !x) {
-        localError({ metadata_url: 'Give the IdP metadata URL, or paste its XML below.' });
+      if (!given) {
+        localError({ metadata_url: 'Give the IdP metadata URL, paste its XML, or enter its details by hand.' });
         return null;
       }
-      return u ? { metadata_url: u } : { metadata_xml: x };
+      if (u) return { metadata_url: u };
+      return x ? { metadata_xml: x } : { manual: m };
     };
     fetchButton.addEventListener('click', () => busy(fetchButton, async () => {
       clearErrors();
@@ -398,8 +413,10 @@
       if (!src) return;
       $('#preview').hidden = true;
       try {
-        renderPreview(await api('POST', '/metadata/preview', src));
-        previewed = src;
+        const preview = await api('POST', '/metadata/preview', src);
+        renderPreview(preview);
+        // Apply exactly the document that was shown (a URL is not fetched twice).
+        previewed = src.metadata_url && preview.metadata_xml ? { metadata_xml: preview.metadata_xml } : src;
         applyButton.disabled = false;
         hint.hidden = true;
       } catch (e) {
@@ -413,7 +430,15 @@
         if (!previewed) applyButton.disabled = true;
       });
     });
-    return { reset: () => { url.value = ''; xml.value = ''; reset(); $('#preview').hidden = true; } };
+    return {
+      reset: () => {
+        url.value = '';
+        xml.value = '';
+        for (const input of manualInputs) if (input.tagName !== 'SELECT') input.value = '';
+        reset();
+        $('#preview').hidden = true;
+      },
+    };
   }
 
   // ---- the provider list -------------------------------------------------
@@ -619,6 +644,7 @@
         ['Shared ACS URL (any provider)', spValue('sp-shared-acs-url', sp.shared_acs_url)],
         ['SP metadata URL', spValue('sp-metadata-url', sp.metadata_url)],
         ['Single logout URL', spValue('sp-slo-url', sp.slo_url)],
+        ['Sign-in link for this provider', spValue('sp-login-url', sp.login_url)],
       ]));
       if (sp.metadata_xml) {
         $('#sp-facts').append(el('dt', { text: 'SP metadata XML' }),

@@ -176,7 +176,7 @@ impl AdminAuth {
             return Some(Admin::BreakGlass);
         }
         let role = self.inner.admin_role.as_deref()?;
-        let user = parts.extensions.get::<SamlUser>()?;
+        let user = parts.extensions.get::<Arc<SamlUser>>()?;
         user.roles.iter().any(|r| r == role).then(|| Admin::Saml {
             provider: user.provider.clone(),
             name_id: user.name_id.clone(),
@@ -212,7 +212,7 @@ impl AdminAuth {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             if failures.get(&ip).is_some_and(|(count, since)| {
-                *count >= MAX_FAILURES && now - *since < FAILURE_WINDOW
+                *count >= MAX_FAILURES && now.saturating_duration_since(*since) < FAILURE_WINDOW
             }) {
                 return Err(LoginRefused::TooManyAttempts);
             }
@@ -258,13 +258,13 @@ impl AdminAuth {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if failures.len() >= MAX_TRACKED_CLIENTS {
-            failures.retain(|_, (_, since)| now - *since < FAILURE_WINDOW);
+            failures.retain(|_, (_, since)| now.saturating_duration_since(*since) < FAILURE_WINDOW);
         }
         if failures.len() >= MAX_TRACKED_CLIENTS {
             return;
         }
         let entry = failures.entry(ip).or_insert((0, now));
-        if now - entry.1 >= FAILURE_WINDOW {
+        if now.saturating_duration_since(entry.1) >= FAILURE_WINDOW {
             *entry = (0, now);
         }
         entry.0 = entry.0.saturating_add(1);
@@ -381,10 +381,10 @@ mod tests {
         let auth = AdminAuth::new("correct horse battery", "http://h", Some("admins".into()));
         let (mut parts, ()) = Request::get("/admin").body(()).unwrap().into_parts();
         let mut user = SamlUser::new("dev", "alice@example.com");
-        parts.extensions.insert(user.clone());
+        parts.extensions.insert(std::sync::Arc::new(user.clone()));
         assert_eq!(auth.admin(&parts), None);
         user.roles = vec!["admins".into()];
-        parts.extensions.insert(user);
+        parts.extensions.insert(std::sync::Arc::new(user));
         assert!(matches!(auth.admin(&parts), Some(Admin::Saml { .. })));
     }
 

@@ -12,12 +12,36 @@
 //! `http://<listen>`), `--database-url` (`SAML_DATABASE_URL`, default
 //! `sqlite://saml-example.sqlite?mode=rwc`, a file in the working directory;
 //! also `postgres://...`, `mysql://...` or `memory`), repeatable
-//! `--idp NAME=METADATA_URL_OR_FILE` (`SAML_IDP`, comma-separated), and
-//! `--allow-idp-initiated`. Routes: `/` (signed-in users only), `/me` (the
-//! signed-in user as JSON, or 401), `/audit` (signed-in users only: the last
-//! 50 audit events as JSON, newest first), the SAML endpoints under `/saml`,
-//! and the development IdP under `/dev-idp` (saml-testkit's
-//! `DevIdpService`, shared by every example).
+//! `--idp NAME=METADATA_URL_OR_FILE` (`SAML_IDP`, comma-separated),
+//! `--allow-idp-initiated`, and for the admin pages: `--admin-password`
+//! (`SAML_ADMIN_PASSWORD`, at least 12 characters; without it a random one
+//! is printed to stderr at startup), `--admin-role ROLE` (`SAML_ADMIN_ROLE`:
+//! SAML users with that role may administer too; off by default),
+//! `--no-dev-provider` (`SAML_NO_DEV_PROVIDER`: serve the development IdP
+//! without registering it as provider `dev`) and `--pre-provisioned-only`
+//! (`SAML_PRE_PROVISIONED_ONLY`: only users already in the user directory
+//! sign in; otherwise users are added at their first sign-in).
+//!
+//! Routes:
+//!
+//! - `/` (signed-in users only; others go to `/login`), `/me` (the
+//!   signed-in user as JSON, or 401), `/audit` (signed-in users only: the
+//!   last 50 audit events as JSON, newest first);
+//! - `/login`: a "Log in using <display name>" button per enabled provider
+//!   (read at each request, so providers added or disabled in the admin
+//!   pages show at once) and the link to the break-glass admin login;
+//! - `/admin/login`, `/admin/logout`: the break-glass administrator
+//!   (`admin_auth`);
+//! - `/admin`, `/admin/providers/new`, `/admin/providers/{name}`,
+//!   `/admin/audit`: the admin pages (`admin`), and `/admin/assets/*`
+//!   their script and stylesheet;
+//! - `/admin/api/*`: saml-tower's admin JSON API (`docs/admin-api.md`)
+//!   over the SQL store's provider registry, user directory and audit log;
+//! - the SAML endpoints under `/saml`, and the development IdP under
+//!   `/dev-idp` (saml-testkit's `DevIdpService`, shared by every example).
+//!
+//! `docs/admin-pages.md` describes the admin pages, the break-glass login
+//! and their end-to-end test in headless Chromium (`tests/admin_e2e.rs`).
 //!
 //! # Identity providers
 //!
@@ -31,8 +55,11 @@
 //! metadata may be unsigned: its authenticity rests on HTTPS (what single
 //! IdPs such as Okta or Entra ID publish); for a signed federation
 //! aggregate use `saml-remote` in your own code with `signed_by_pem`.
-//! Files and URLs mix freely; the layer asks the development IdP, the files
-//! and then the URLs in turn (`saml_store_memory::ChainedMetadataResolver`).
+//! Files and URLs mix freely; the layer asks the development IdP, the files,
+//! the URLs and then the providers stored in the database (added in the
+//! admin pages) in turn (`saml_store_memory::ChainedMetadataResolver`), so
+//! a stored provider must not reuse a command-line provider's name or
+//! entity ID.
 //!
 //! Per-provider settings (DESIGN.md section 5), both repeatable:
 //!
@@ -61,9 +88,11 @@
 //! their own (or the same ones): the IdP knows one SP. The development IdP
 //! makes a new key at each start, so use a real IdP with several nodes.
 //!
-//! Sign-ins, refused sign-ins, replays and logouts are recorded in the
-//! audit log of the store (`saml_audit` in the database; the last thousand
-//! in memory with `memory`), with the client's address: the TCP peer here,
+//! Sign-ins, refused sign-ins, replays, logouts and the admin pages'
+//! changes are recorded in the audit log of the store (`saml_audit` in the
+//! database; with `memory`, the provider registry, the user directory and
+//! the audit log live in an in-memory SQLite database), with the client's
+//! address: the TCP peer here,
 //! which behind a load balancer is the balancer; read the header your own
 //! proxy sets with `SamlLayerBuilder::client_address` instead.
 //!
@@ -87,6 +116,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use clap::Parser;
+use saml_core::admin::AdminBackend;
 use saml_core::clock::SystemClock;
 use saml_core::mapping::Preset;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
@@ -478,6 +508,18 @@ async fn app(args: &Args, base_url: &str, admin_password: &str) -> Router {
     let saml = builder.build().unwrap_or_else(|e| fail(e));
 
     let auth = admin_auth::AdminAuth::new(admin_password, base_url, args.admin_role.clone());
+    // The admin JSON API (saml-tower's `admin` feature) over the SQL store:
+    // the break-glass admin (or a SAML user with --admin-role) may call it.
+    let backend: Arc<dyn AdminBackend> = Arc::new(stores.sql.clone());
+    let (may, named) = (auth.clone(), auth.clone());
+    let admin_api = saml
+        .admin(backend)
+        .authorize(move |parts| may.admin(parts).is_some())
+        .admin_name(move |parts| named.admin(parts).map(|admin| admin.audit_name()))
+        // The break-glass login needs no provider: every provider may go off.
+        .can_disable_saml(|_remaining| Ok(()))
+        .build()
+        .unwrap_or_else(|e| fail(format!("admin API: {e}")));
     let admin_pages = admin::routes(admin::AdminState {
         auth,
         providers: Arc::new(resolver),
@@ -490,6 +532,7 @@ async fn app(args: &Args, base_url: &str, admin_password: &str) -> Router {
         .route_layer(RequireLoginLayer::new().login_path("/login"))
         .route("/me", get(me))
         .merge(admin_pages)
+        .nest_service("/admin/api", admin_api)
         // The development IdP's routes, matched on the full path.
         .route_service("/dev-idp/{*rest}", dev)
         .layer(saml)

@@ -506,13 +506,66 @@ fn metadata_source(apply_label: &str) -> String {
             "<p class=\"help\">Paste the XML when the IdP has no metadata URL (or upload a file: ",
             "<input type=\"file\" id=\"metadata-file\" accept=\".xml,application/xml,text/xml\">).</p>",
             "<p class=\"field-error\" hidden></p></div>",
+            "<details id=\"manual\"><summary>…or enter the IdP's details by hand (no metadata)</summary>",
+            "{manual}</details>",
             "<p class=\"actions\"><button type=\"button\" id=\"fetch-metadata\">Fetch metadata</button>",
             "<button type=\"button\" id=\"apply-metadata\" disabled>{apply}</button>",
             "<span class=\"hint\" id=\"apply-hint\">Fetch the metadata first to check what it says.</span></p>",
             "<div id=\"preview\" class=\"preview\" hidden></div>"
         ),
-        apply = escape(apply_label)
+        apply = escape(apply_label),
+        manual = manual_fields()
     )
+}
+
+/// The inputs of an IdP entered by hand (the API's `manual` source).
+fn manual_fields() -> String {
+    let text = |key: &str, label: &str, placeholder: &str, help: &str| {
+        field(
+            &format!("manual.{key}"),
+            &format!("<label for=\"manual-{key}\">{}</label>", escape(label)),
+            &format!(
+                "<input type=\"text\" id=\"manual-{key}\" data-manual=\"{key}\" placeholder=\"{}\">",
+                escape(placeholder)
+            ),
+            help,
+        )
+    };
+    [
+        text(
+            "entity_id",
+            "IdP entity ID (Issuer)",
+            "https://idp.example.com/saml",
+            "The IdP's identifier, as it writes it in the Issuer of its responses.",
+        ),
+        text(
+            "sso_url",
+            "Single sign-on URL",
+            "https://idp.example.com/sso",
+            "Where users are sent to sign in (https://).",
+        ),
+        field(
+            "manual.sso_binding",
+            "<label for=\"manual-sso_binding\">Sign-on binding</label>",
+            "<select id=\"manual-sso_binding\" data-manual=\"sso_binding\">\
+             <option value=\"redirect\">HTTP-Redirect</option><option value=\"post\">HTTP-POST</option></select>",
+            "How the sign-in request reaches that URL; the IdP's documentation says which it takes.",
+        ),
+        text(
+            "slo_url",
+            "Single logout URL (optional)",
+            "https://idp.example.com/slo",
+            "Where logout requests go. Empty: sign-out ends the session here only.",
+        ),
+        field(
+            "manual.certificate_pem",
+            "<label for=\"manual-certificate_pem\">Signing certificate (PEM)</label>",
+            "<textarea id=\"manual-certificate_pem\" rows=\"4\" data-manual=\"certificate_pem\" \
+             placeholder=\"-----BEGIN CERTIFICATE-----\"></textarea>",
+            "The IdP's public certificate that signs its responses, in PEM (several may follow each other during a key rollover).",
+        ),
+    ]
+    .concat()
 }
 
 /// The attribute-mapping editor.

@@ -309,3 +309,226 @@ async fn the_break_glass_login_guards_the_admin_pages() {
     let after = get(&app, "/admin", Some(&cookie)).await;
     assert_eq!(after.status, StatusCode::SEE_OTHER);
 }
+
+async fn api(
+    app: &Router,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    csrf: bool,
+    body: &str,
+) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("/admin/api{path}"))
+        .header("accept", "application/json")
+        .header(CONTENT_TYPE, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    if csrf {
+        request = request.header("x-requested-with", "saml-admin");
+    }
+    send(app, request.body(Body::from(body.to_owned())).unwrap()).await
+}
+
+fn error_code(answer: &Answer) -> String {
+    let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
+    json["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_admin_api_admits_the_break_glass_admin_only_and_wants_its_csrf_header() {
+    let db = Database::new("api");
+    let app = example(&db, &["--no-dev-provider"]).await;
+    let nobody = api(&app, "GET", "/providers", None, true, "").await;
+    assert_eq!(nobody.status, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&nobody), "admin_forbidden");
+    let forged = api(&app, "GET", "/providers", Some("saml_admin=00"), true, "").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let cookie = admin_cookie(&app).await;
+    let list = api(&app, "GET", "/providers", Some(&cookie), false, "").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.body.trim(), "[]");
+
+    let body = format!(
+        r#"{{"name":"acme","metadata_xml":{}}}"#,
+        serde_json::to_string(&dev_metadata("https://idp.acme.example")).unwrap()
+    );
+    // A change without the CSRF header is refused, and nothing is created.
+    let no_header = api(&app, "POST", "/providers", Some(&cookie), false, &body).await;
+    assert_eq!(no_header.status, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&no_header), "admin_csrf");
+    // Bad input gets field-level errors.
+    let bad = api(
+        &app,
+        "POST",
+        "/providers",
+        Some(&cookie),
+        true,
+        r#"{"name":"a b"}"#,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert_eq!(error_code(&bad), "invalid_input");
+    assert!(bad.body.contains("\"fields\""), "{}", bad.body);
+    // With the header: created, named in the audit log as the break-glass admin.
+    let created = api(&app, "POST", "/providers", Some(&cookie), true, &body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let page = get(&app, "/login", None).await;
+    assert!(page.body.contains("Log in using acme"), "{}", page.body);
+    // The last enabled provider may be disabled: the break-glass login remains.
+    let off = api(
+        &app,
+        "POST",
+        "/providers/acme/disable",
+        Some(&cookie),
+        true,
+        "",
+    )
+    .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    let page = get(&app, "/login", None).await;
+    assert!(page.body.contains("No sign-in provider is enabled"));
+    let audit = api(
+        &app,
+        "GET",
+        "/audit?kind=provider_changed",
+        Some(&cookie),
+        false,
+        "",
+    )
+    .await;
+    assert!(audit.body.contains("break-glass admin"), "{}", audit.body);
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The `action` and hidden fields of the first form in `html`.
+fn form(html: &str) -> (String, Vec<(String, String)>) {
+    let action = html
+        .split("action=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(unescape)
+        .unwrap();
+    let fields = html
+        .split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest
+                .split_once("value=\"")
+                .and_then(|(_, v)| v.split_once('"'))
+                .map(|(v, _)| unescape(v))
+                .unwrap_or_default();
+            (name.to_owned(), value)
+        })
+        .collect();
+    (action, fields)
+}
+
+fn form_body(fields: &[(String, String)]) -> String {
+    fields
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "{}={}",
+                crate::pages::encode_query(n),
+                crate::pages::encode_query(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn local(url: &str) -> &str {
+    url.strip_prefix(BASE).unwrap_or(url)
+}
+
+/// Alice signs in through the development IdP; returns her session cookie.
+async fn alice_session(app: &Router) -> String {
+    let start = get(app, "/saml/login?idp=dev", None).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+    let binding = start
+        .header(SET_COOKIE)
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let prompt = get(app, local(start.header(LOCATION)), None).await;
+    let (action, mut fields) = form(&prompt.body);
+    fields.push(("user".to_owned(), "alice@example.com".to_owned()));
+    let post = |path: &str, body: String, cookie: Option<&str>| {
+        let mut request = Request::post(path)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("accept", "text/html");
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let answer = send(app, post(local(&action), form_body(&fields), None)).await;
+    let (acs, fields) = form(&answer.body);
+    let signed_in = send(app, post(local(&acs), form_body(&fields), Some(&binding))).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    signed_in
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("saml_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn saml_users_with_the_admin_role_administer_only_when_it_is_configured() {
+    let db = Database::new("role");
+    // Off by default: Alice (groups admins and users) is just a user.
+    let app = example(&db, &[]).await;
+    let session = alice_session(&app).await;
+    let home = get(&app, "/", Some(&session)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.body.contains("Email: <b>alice@example.com</b>"),
+        "{}",
+        home.body
+    );
+    let refused = api(&app, "GET", "/providers", Some(&session), false, "").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let page = get(&app, "/admin", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    drop(app);
+
+    let app = example(&db, &["--admin-role", "admins"]).await;
+    let session = alice_session(&app).await;
+    let list = api(&app, "GET", "/providers", Some(&session), false, "").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let page = get(&app, "/admin", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("alice@example.com (dev)"));
+    // No break-glass sign-out button for a SAML administrator.
+    assert!(!page.body.contains("action=\"/admin/logout\""));
+    // Alice was added to the user directory at her first sign-in.
+    let store = SqlStore::connect(&db.url()).await.unwrap();
+    let alice = store.users().get("dev", "alice@example.com").await.unwrap();
+    assert!(alice.is_some_and(|u| u.enabled));
+}
