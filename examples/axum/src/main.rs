@@ -27,7 +27,7 @@
 //! - `/` (signed-in users only; others go to `/login`), `/me` (the
 //!   signed-in user as JSON, or 401), `/audit` (signed-in users only: the
 //!   last 50 audit events as JSON, newest first);
-//! - `/login`: a "Log in using <display name>" button per enabled provider
+//! - `/login`: a "Log in using &lt;display name&gt;" button per enabled provider
 //!   (read at each request, so providers added or disabled in the admin
 //!   pages show at once) and the link to the break-glass admin login;
 //! - `/admin/login`, `/admin/logout`: the break-glass administrator
