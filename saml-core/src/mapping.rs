@@ -1325,7 +1325,8 @@ pub const MAX_MAPPING_NAME: usize = 512;
 ///   ([`NAME_ID`], `$name_id`, is the NameID). An entry replaces the base
 ///   rule of that target (keeping its value format, so `email` still takes
 ///   only email addresses); an empty list removes the target's rule (except
-///   `id`, which always falls back to the NameID).
+///   `id`, which always falls back to the NameID). `roles` is not a field
+///   target: roles come only from the `roles` claims below.
 /// - `required`: targets whose absence fails the login (`missing_attribute`).
 /// - `roles`: the claims roles come from, replacing the base roles rule
 ///   (empty: keep it).
@@ -1470,6 +1471,17 @@ impl AttributeMapping {
                         ),
                     ));
                 }
+            }
+        }
+        for target in self.fields.keys() {
+            let t = target.trim();
+            // Roles come only from the roles rule (`roles` below): a field
+            // there would shadow it with whatever claim the field names.
+            if t == targets::ROLES || is_parent(targets::ROLES, t) {
+                out.push((
+                    format!("fields.{target}"),
+                    "`roles` is not a field target: list the role claims under `roles`".to_owned(),
+                ));
             }
         }
         let targets: Vec<&str> = self.fields.keys().map(|t| t.trim()).collect();
@@ -1692,5 +1704,19 @@ mod tests {
         ] {
             assert!(fields.iter().any(|f| f == want), "{want}: {fields:?}");
         }
+    }
+
+    #[test]
+    fn attribute_mapping_cannot_shadow_the_roles() {
+        for target in ["roles", " roles ", "roles.admin"] {
+            let mut m = AttributeMapping::default();
+            m.fields.insert(target.into(), vec!["department".into()]);
+            let fields: Vec<String> = m.problems().into_iter().map(|(f, _)| f).collect();
+            assert_eq!(fields, [format!("fields.{target}")], "{target}");
+        }
+        let mut m = AttributeMapping::default();
+        m.fields.insert("rolesx".into(), vec!["department".into()]);
+        m.roles.push("groups".into());
+        assert!(m.problems().is_empty());
     }
 }
