@@ -379,6 +379,14 @@ pub trait UserMapper: Send + Sync + fmt::Debug {
     /// The user for `assertion` from `provider`, or an error that refuses the
     /// login (for example `missing_attribute`, or an unknown user).
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error>;
+
+    /// What [`map`](Self::map) would answer, without side effects: an
+    /// administrator's test login shows it, and must not, say, add the
+    /// tester to a user directory. The default calls `map`; mappers that
+    /// write override it.
+    async fn preview(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
+        self.map(provider, assertion).await
+    }
 }
 
 /// The plainest mapper: NameID, format, session index and every
@@ -487,6 +495,11 @@ pub enum AuditKind {
     /// An administrator tested a provider: a test login was validated and
     /// mapped, and reported instead of starting a session.
     ProviderTested,
+    /// An administrator previewed a metadata document (a URL fetched, XML
+    /// pasted or typed in) before registering it.
+    MetadataPreviewed,
+    /// An administrator was given a test-login link for a provider.
+    TestLinkIssued,
 }
 
 impl AuditKind {
@@ -501,6 +514,8 @@ impl AuditKind {
             Self::ProviderChanged => "provider_changed",
             Self::UsersImported => "users_imported",
             Self::ProviderTested => "provider_tested",
+            Self::MetadataPreviewed => "metadata_previewed",
+            Self::TestLinkIssued => "test_link_issued",
         }
     }
 
@@ -515,6 +530,8 @@ impl AuditKind {
             Self::ProviderChanged,
             Self::UsersImported,
             Self::ProviderTested,
+            Self::MetadataPreviewed,
+            Self::TestLinkIssued,
         ]
         .into_iter()
         .find(|k| k.as_str() == name)

@@ -230,6 +230,25 @@ fn store_error(e: DirectoryError) -> Error {
 impl<M: UserMapper> UserMapper for DirectoryMapper<M> {
     async fn map(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
         let user = self.inner.map(provider, assertion).await?;
+        self.admit(provider, user, true).await
+    }
+
+    /// As `map`, but a user missing in just-in-time mode is not added.
+    async fn preview(&self, provider: &Provider, assertion: &Assertion) -> Result<SamlUser, Error> {
+        let user = self.inner.preview(provider, assertion).await?;
+        self.admit(provider, user, false).await
+    }
+}
+
+impl<M: UserMapper> DirectoryMapper<M> {
+    /// Looks `user` up in the directory; a missing user is refused or, in
+    /// just-in-time mode, added (only when `write`).
+    async fn admit(
+        &self,
+        provider: &Provider,
+        user: SamlUser,
+        write: bool,
+    ) -> Result<SamlUser, Error> {
         let external_id = match &self.external_id {
             ExternalId::NameId => user.name_id.clone(),
             ExternalId::Attribute(name) => {
@@ -257,6 +276,8 @@ impl<M: UserMapper> UserMapper for DirectoryMapper<M> {
                     ),
                 ));
             }
+            // A preview admits whom the sign-in would add, writing nothing.
+            (None, SignInMode::JustInTime) if !write => return Ok(user),
             (None, SignInMode::JustInTime) => {
                 let new = self.new_user(provider_name, &external_id, &user);
                 let (stored, _) = self

@@ -157,6 +157,10 @@ async fn just_in_time(server: Server) {
         &[("mail", "erin@example.com"), ("displayName", "Erin")],
     )
     .await);
+    // A preview (an admin's test login) admits her but adds nobody.
+    let previewed = first.preview(&okta, &assertion).await.expect("admitted");
+    assert_eq!(previewed.name_id, "erin");
+    assert_eq!(users.count("okta").await.unwrap(), 0);
     first.map(&okta, &assertion).await.expect("added");
     let erin = users
         .get("okta", "erin")

@@ -251,11 +251,13 @@ pub(crate) async fn consume(
             "this response was already used",
         ));
     }
-    let user = shared
-        .mapper
-        .map(&provider, &assertion)
-        .await
-        .map_err(|e| reject(&e))?;
+    // A test shows what sign-in would map, without the mapper's side effects.
+    let mapped = if testing {
+        shared.mapper.preview(&provider, &assertion).await
+    } else {
+        shared.mapper.map(&provider, &assertion).await
+    };
+    let user = mapped.map_err(|e| reject(&e))?;
 
     if testing {
         // A test: report what was received and mapped; no session.
