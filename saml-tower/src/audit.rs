@@ -83,6 +83,18 @@ impl Audit {
         }
     }
 
+    /// Records the event; `Err` (with the sink's error, for the server log)
+    /// when no sink is configured or the sink fails. For changes that must
+    /// not happen unrecorded (fail closed).
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) async fn record_strict(self, shared: &Shared, parts: &Parts) -> Result<(), String> {
+        let event = self.finish(parts);
+        match &shared.audit {
+            Some(sink) => sink.record(event).await.map_err(|e| e.to_string()),
+            None => Err("no audit sink is configured".to_owned()),
+        }
+    }
+
     /// Records the event or refuses: a sign-in that cannot be recorded
     /// does not happen (fail closed).
     pub(crate) async fn record_or_refuse(

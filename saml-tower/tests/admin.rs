@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use saml_core::admin::AdminBackend;
+use saml_core::admin::{AdminBackend, AdminError};
 use saml_core::binding::PostForm;
 use saml_core::clock::SystemClock;
 use saml_remote::ReqwestClient;
@@ -926,10 +926,7 @@ async fn every_change_is_in_the_audit_log_with_the_admin_and_address() {
         .map(|e| e["detail"].as_str().unwrap())
         .collect();
     assert_eq!(details.len(), 4, "{details:?}");
-    assert!(
-        details[0].starts_with("removed (1 users removed"),
-        "{details:?}"
-    );
+    assert!(details[0].starts_with("removed (entity ID"), "{details:?}");
     assert!(details[1].starts_with("updated (settings"), "{details:?}");
     assert_eq!(details[2], "disabled");
     assert!(details[3].starts_with("created (entity ID"), "{details:?}");
@@ -942,7 +939,15 @@ async fn every_change_is_in_the_audit_log_with_the_admin_and_address() {
         .get("/audit?kind=users_imported&provider=dev")
         .await
         .json();
-    assert_eq!(imported.as_array().unwrap().len(), 1);
+    // Recorded before (fail closed), then the outcome.
+    assert_eq!(imported.as_array().unwrap().len(), 2, "{imported}");
+    assert!(
+        imported[1]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("import of a 17 byte CSV file started"),
+        "{imported}"
+    );
     assert!(
         imported[0]["detail"]
             .as_str()
@@ -1086,4 +1091,336 @@ async fn an_ordinary_login_uses_the_mapping_the_admin_set() {
     let me = env.app_get("/whoami", Some(&session)).await;
     let user: SamlUser = serde_json::from_str(&me.body).unwrap();
     assert_eq!(user.profile_str("profile.team"), Some("admins"));
+}
+
+// ---------------------------------------------------------------- races and audit
+
+/// The store, with `providers()` held at a barrier for its first two calls
+/// once armed: two concurrent requests both read the registry before
+/// either writes (the worst interleaving of a race).
+#[derive(Debug)]
+struct Gate {
+    store: SqlStore,
+    calls: std::sync::atomic::AtomicUsize,
+    barrier: tokio::sync::Barrier,
+}
+
+impl Gate {
+    fn new(store: SqlStore) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            calls: std::sync::atomic::AtomicUsize::new(0),
+            barrier: tokio::sync::Barrier::new(2),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl AdminBackend for Gate {
+    async fn providers(&self) -> Result<Vec<saml_core::admin::ProviderEntry>, AdminError> {
+        let all = AdminBackend::providers(&self.store).await;
+        if self.calls.fetch_add(1, Ordering::SeqCst) < 2 {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), self.barrier.wait()).await;
+        }
+        all
+    }
+    async fn provider(&self, name: &str) -> Result<saml_core::admin::ProviderEntry, AdminError> {
+        AdminBackend::provider(&self.store, name).await
+    }
+    async fn create_provider(
+        &self,
+        name: &str,
+        settings: saml_core::store::ProviderSettings,
+        xml: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<saml_core::admin::ProviderEntry, AdminError> {
+        AdminBackend::create_provider(&self.store, name, settings, xml, now).await
+    }
+    async fn update_provider(
+        &self,
+        name: &str,
+        settings: saml_core::store::ProviderSettings,
+        xml: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<saml_core::admin::ProviderEntry, AdminError> {
+        AdminBackend::update_provider(&self.store, name, settings, xml, now).await
+    }
+    async fn set_enabled(
+        &self,
+        name: &str,
+        enabled: bool,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<saml_core::admin::ProviderEntry, AdminError> {
+        AdminBackend::set_enabled(&self.store, name, enabled, now).await
+    }
+    async fn remove_provider(
+        &self,
+        name: &str,
+    ) -> Result<saml_core::admin::RemovedProvider, AdminError> {
+        AdminBackend::remove_provider(&self.store, name).await
+    }
+    async fn users(
+        &self,
+        provider: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<saml_core::admin::UserPage, AdminError> {
+        AdminBackend::users(&self.store, provider, offset, limit).await
+    }
+    async fn import_users(
+        &self,
+        provider: &str,
+        csv: &[u8],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<saml_core::admin::ImportOutcome, AdminError> {
+        AdminBackend::import_users(&self.store, provider, csv, now).await
+    }
+    async fn audit_log(
+        &self,
+        query: &saml_core::admin::AuditQuery,
+    ) -> Result<Vec<saml_core::store::AuditEvent>, AdminError> {
+        AdminBackend::audit_log(&self.store, query).await
+    }
+}
+
+/// An admin service over `backend` on `env`'s layer, refusing to leave no
+/// provider enabled.
+fn strict_admin(env: &Env, backend: Arc<dyn AdminBackend>) -> AdminService {
+    SamlLayer::admin(&env.layer, backend)
+        .authorize(|_| true)
+        .admin_name(|_| Some("root".to_owned()))
+        .can_disable_saml(|_| Err("no local admin login".to_owned()))
+        .build()
+        .unwrap()
+}
+
+async fn send(admin: &AdminService, method: Method, path: &str, body: Option<Value>) -> Reply {
+    let req = Env::request(method, path)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let response = admin.clone().oneshot(req).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_removals_of_the_last_two_enabled_providers_do_not_both_pass() {
+    let env = Env::new().await;
+    env.create("a", &idp("race-a"), json!({})).await;
+    env.create("b", &idp("race-b"), json!({})).await;
+    let admin = strict_admin(&env, Gate::new(env.store.clone()));
+    let (ra, rb) = tokio::join!(
+        send(&admin, Method::DELETE, "/providers/a", None),
+        send(&admin, Method::DELETE, "/providers/b", None),
+    );
+    let all = env.get("/providers").await.json();
+    let enabled = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["enabled"] == true)
+        .count();
+    assert!(enabled >= 1, "{ra:?} {rb:?} {all}");
+    assert!(
+        ra.status == StatusCode::CONFLICT || rb.status == StatusCode::CONFLICT,
+        "{ra:?} {rb:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_put_changes_nothing() {
+    let env = Env::new().await;
+    let (a, b) = (idp("put-a"), idp("put-b"));
+    env.create("a", &a, json!({})).await;
+    env.create("b", &b, json!({})).await;
+    let before_a = env.get("/providers/a").await.json();
+    let before_b = env.get("/providers/b").await.json();
+    let admin = strict_admin(&env, Gate::new(env.store.clone()));
+    let change = |other: &str| {
+        json!({
+            "settings": {"enabled": false, "allow_sha1": true, "display_name": "Changed"},
+            "metadata_xml": idp(other).metadata_xml(),
+        })
+    };
+    let (ra, rb) = tokio::join!(
+        send(&admin, Method::PUT, "/providers/a", Some(change("put-a2"))),
+        send(&admin, Method::PUT, "/providers/b", Some(change("put-b2"))),
+    );
+    // Depending on the interleaving, one or both are refused; never neither.
+    assert!(
+        ra.status == StatusCode::CONFLICT || rb.status == StatusCode::CONFLICT,
+        "{ra:?} {rb:?}"
+    );
+    let mut refused = Vec::new();
+    for (name, reply, before) in [("a", &ra, before_a), ("b", &rb, before_b)] {
+        let after = env.get(&format!("/providers/{name}")).await.json();
+        if reply.status != StatusCode::CONFLICT {
+            assert_eq!(reply.status, StatusCode::OK, "{reply:?}");
+            continue;
+        }
+        reply.refused(StatusCode::CONFLICT, "saml_disable_refused");
+        refused.push(name);
+        assert_eq!(after["settings"], before["settings"], "{after}");
+        assert_eq!(after["entity_id"], before["entity_id"], "{after}");
+        assert_eq!(after["certificates"], before["certificates"], "{after}");
+        assert_eq!(after["enabled"], true);
+    }
+    // The refusal is in the audit log after the attempt, with its code.
+    let name = refused.first().unwrap();
+    let rows = env
+        .get(&format!("/audit?kind=provider_changed&provider={name}"))
+        .await
+        .json();
+    assert_eq!(rows[0]["code"], "saml_disable_refused", "{rows}");
+    assert!(
+        rows[1]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("enabled true → false"),
+        "{rows}"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_an_audit_sink() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    let layer = SamlLayer::builder(BASE)
+        .insecure_allow_http_cookies_on_localhost()
+        .stores(store.clone())
+        .metadata_resolver(store.providers())
+        .build()
+        .unwrap();
+    let e = layer
+        .admin(Arc::new(store))
+        .authorize(|_| true)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("audit_sink"), "{e}");
+}
+
+#[derive(Debug)]
+struct BrokenSink;
+
+#[async_trait::async_trait]
+impl saml_core::store::AuditSink for BrokenSink {
+    async fn record(
+        &self,
+        _: saml_core::store::AuditEvent,
+    ) -> Result<(), saml_core::store::StoreError> {
+        Err(saml_core::store::StoreError::Unavailable(
+            "disk full at /var/db/audit.sqlite".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn changes_the_audit_log_cannot_record_do_not_happen() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    let layer = SamlLayer::builder(BASE)
+        .insecure_allow_http_cookies_on_localhost()
+        .stores(store.clone())
+        .metadata_resolver(store.providers())
+        .audit_sink(BrokenSink)
+        .build()
+        .unwrap();
+    let admin = layer
+        .admin(Arc::new(store.clone()))
+        .authorize(|_| true)
+        .can_disable_saml(|_| Ok(()))
+        .build()
+        .unwrap();
+    let dev = idp("unrecorded");
+    let r = send(
+        &admin,
+        Method::POST,
+        "/providers",
+        Some(json!({"name": "dev", "metadata_xml": dev.metadata_xml()})),
+    )
+    .await;
+    let v = r.refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    assert!(!r.body.contains("disk full"), "{v}");
+    assert!(AdminBackend::providers(&store).await.unwrap().is_empty());
+    // Changes to an existing provider: refused too.
+    AdminBackend::create_provider(
+        &store,
+        "dev",
+        Default::default(),
+        &dev.metadata_xml(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    send(&admin, Method::POST, "/providers/dev/disable", None)
+        .await
+        .refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    send(&admin, Method::DELETE, "/providers/dev", None)
+        .await
+        .refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    send(&admin, Method::POST, "/providers/dev/test", None)
+        .await
+        .refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    let entry = AdminBackend::provider(&store, "dev").await.unwrap();
+    assert!(entry.provider.settings.enabled);
+    assert_eq!(entry.revision, 1);
+}
+
+#[tokio::test]
+async fn audit_rows_say_what_changed_and_who_did_it() {
+    let env = Env::new().await;
+    env.allow_disable.store(true, Ordering::SeqCst);
+    env.create("dev", &idp("detail-a"), json!({})).await;
+    let r = env
+        .call(
+            Method::PUT,
+            "/providers/dev",
+            Some(json!({
+                "settings": {"want_assertions_signed": true, "allow_sha1": true, "allow_idp_initiated": true, "display_name": "Dev"},
+                "metadata_xml": idp("detail-b").metadata_xml(),
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // A failing change: recorded, then its failure.
+    env.create("dev", &idp("detail-c"), json!({})).await;
+    let r = env.call(Method::POST, "/providers/dev/test", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+
+    let rows = env.get("/audit?provider=dev").await.json();
+    let rows = rows.as_array().unwrap();
+    let detail = |i: usize| rows[i]["detail"].as_str().unwrap().to_owned();
+    assert_eq!(rows[0]["kind"], "test_link_issued", "{rows:?}");
+    assert_eq!(rows[0]["subject"], "root");
+    assert_eq!(rows[1]["code"], "provider_exists", "{rows:?}");
+    assert!(detail(1).starts_with("create failed"), "{rows:?}");
+    assert!(detail(2).starts_with("created (entity ID https://detail-c"));
+    let put = detail(3);
+    for part in [
+        "want_assertions_signed false → true",
+        "allow_sha1 false → true",
+        "allow_idp_initiated false → true",
+        "display_name",
+        "entity ID https://detail-a.idp.example/metadata → https://detail-b.idp.example/metadata",
+        "certificate SHA-256 [",
+    ] {
+        assert!(put.contains(part), "{part}: {put}");
+    }
+
+    // Without admin_name: a fixed label.
+    let anonymous = SamlLayer::admin(&env.layer, Arc::new(env.store.clone()))
+        .authorize(|_| true)
+        .build()
+        .unwrap();
+    let r = send(&anonymous, Method::POST, "/providers/dev/enable", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let rows = env.get("/audit?provider=dev&limit=1").await.json();
+    assert_eq!(rows[0]["subject"], "admin", "{rows}");
 }

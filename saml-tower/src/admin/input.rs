@@ -217,6 +217,17 @@ pub(crate) enum Source {
     Manual(String),
 }
 
+impl Source {
+    /// Where it comes from, for the audit log.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Xml(_) => "pasted metadata XML".to_owned(),
+            Self::Url(url) => format!("metadata URL {url}"),
+            Self::Manual(_) => "metadata entered by hand".to_owned(),
+        }
+    }
+}
+
 /// The metadata source of a body: one of `metadata_xml`, `metadata_url`,
 /// `manual` (`required`: exactly one; otherwise at most one).
 pub(crate) fn source(

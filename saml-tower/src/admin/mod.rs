@@ -174,7 +174,8 @@ impl AdminServiceBuilder {
         self
     }
 
-    /// The administrator's name for the audit log (its `subject`).
+    /// The administrator's name for the audit log (its `subject`). Without
+    /// it, or when it returns `None`, the subject is `admin`.
     pub fn admin_name(
         mut self,
         name: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
@@ -227,13 +228,19 @@ impl AdminServiceBuilder {
     /// Checks the configuration and builds the service.
     ///
     /// # Errors
-    /// [`ConfigError`] without [`authorize`](Self::authorize), with a zero
+    /// [`ConfigError`] without [`authorize`](Self::authorize), when the
+    /// layer has no audit sink (`SamlLayerBuilder::audit_sink`), with a zero
     /// body or metadata cap, or with a mount path that does not start with
     /// `/` or ends with one.
     pub fn build(self) -> Result<AdminService, ConfigError> {
         let authorize = self
             .authorize
             .ok_or_else(|| ConfigError::new("the admin API needs an authorize(..) predicate"))?;
+        if self.shared.audit.is_none() {
+            return Err(ConfigError::new(
+                "the admin API records every change in the audit log and refuses changes it cannot record: give the layer an audit sink (SamlLayerBuilder::audit_sink, e.g. the SqlStore) before building it",
+            ));
+        }
         if self.max_body_bytes == 0 || self.max_metadata_bytes == 0 {
             return Err(ConfigError::new("admin size caps must be positive"));
         }

@@ -8,9 +8,11 @@ use http::header::{ALLOW, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use saml_core::admin::{AdminError, AdminErrorCode, MetadataPreview, ProviderEntry};
+use saml_core::admin::{
+    AdminError, AdminErrorCode, CertificateView, MetadataPreview, ProviderEntry,
+};
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
-use saml_core::store::AuditKind;
+use saml_core::store::{AuditKind, ProviderSettings};
 use serde::Serialize;
 
 use super::Inner;
@@ -59,10 +61,21 @@ impl Failure {
     }
 }
 
+/// A store failure: the detail goes to the server log only, the caller
+/// gets a generic message.
+fn unavailable(detail: &str) -> Failure {
+    tracing::error!(target: "saml::admin", error = %detail, "the store failed");
+    Failure::new(
+        AdminErrorCode::StoreUnavailable,
+        "the store is unavailable; try again later",
+    )
+}
+
 impl From<AdminError> for Failure {
     fn from(e: AdminError) -> Self {
         let message = match &e {
             AdminError::Invalid(_) => "the input has problems; see fields".to_owned(),
+            AdminError::Unavailable(detail) => return unavailable(detail),
             other => other.to_string(),
         };
         Self {
@@ -192,7 +205,7 @@ where
         ["providers", name, "enable"] if post => set_enabled(inner, parts, name, true).await,
         ["providers", name, "disable"] if post => set_enabled(inner, parts, name, false).await,
         ["providers", name, "sp"] if get => sp_info(inner, name).await,
-        ["providers", name, "test"] if post => test(inner, name).await,
+        ["providers", name, "test"] if post => test(inner, parts, name).await,
         ["providers", _, "enable" | "disable" | "test"] => Err(method_not_allowed("POST")),
         ["providers", name, "users"] if get => users(inner, parts, name).await,
         ["providers", name, "users", "import"] if post => import(inner, parts, name, body).await,
@@ -246,21 +259,80 @@ fn now(inner: &Inner) -> chrono::DateTime<chrono::Utc> {
     inner.shared.clock.now()
 }
 
-/// Records an admin change (best effort: a failing audit sink is logged).
-async fn audit_change(
+/// The audit subject when the application gave no [`admin_name`](super::AdminServiceBuilder::admin_name)
+/// (or it found no name for this request).
+pub(super) const DEFAULT_ADMIN_SUBJECT: &str = "admin";
+
+/// An audit event of an admin action, with the administrator as subject.
+fn admin_event(inner: &Inner, parts: &Parts, kind: AuditKind, provider: Option<&str>) -> Audit {
+    let name = inner
+        .admin_name
+        .as_ref()
+        .and_then(|f| f(parts))
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| DEFAULT_ADMIN_SUBJECT.to_owned());
+    let mut event = Audit::new(kind, now(inner)).subject(&name);
+    if let Some(provider) = provider {
+        event = event.provider(provider);
+    }
+    event
+}
+
+/// Records an admin change before it is made (fail closed): when the audit
+/// log cannot record it, the change is refused (503) and nothing happens.
+async fn record_change(
     inner: &Inner,
     parts: &Parts,
     kind: AuditKind,
     provider: &str,
     detail: String,
+) -> Result<(), Failure> {
+    admin_event(inner, parts, kind, Some(provider))
+        .detail(detail)
+        .record_strict(&inner.shared, parts)
+        .await
+        .map_err(|e| {
+            tracing::error!(target: "saml::admin", error = %e, "the audit log cannot record an admin change; refused");
+            Failure::new(
+                AdminErrorCode::StoreUnavailable,
+                "the audit log cannot record this change, so nothing was changed; try again later",
+            )
+        })
+}
+
+/// Records, best effort, that a recorded change then failed (with its code).
+async fn record_failed(
+    inner: &Inner,
+    parts: &Parts,
+    kind: AuditKind,
+    provider: &str,
+    what: &str,
+    failure: &Failure,
 ) {
-    let mut event = Audit::new(kind, now(inner))
-        .provider(provider)
-        .detail(detail);
-    if let Some(name) = inner.admin_name.as_ref().and_then(|f| f(parts)) {
-        event = event.subject(&name);
+    admin_event(inner, parts, kind, Some(provider))
+        .code(failure.code.as_str())
+        .detail(format!("{what} failed: {}", failure.code.as_str()))
+        .record(&inner.shared, parts)
+        .await;
+}
+
+/// Runs a change recorded by [`record_change`]; when it fails, records that.
+async fn audited<F>(
+    inner: &Inner,
+    parts: &Parts,
+    kind: AuditKind,
+    provider: &str,
+    what: &str,
+    change: F,
+) -> Reply
+where
+    F: Future<Output = Reply>,
+{
+    let result = change.await;
+    if let Err(failure) = &result {
+        record_failed(inner, parts, kind, provider, what, failure).await;
     }
-    event.record(&inner.shared, parts).await;
+    result
 }
 
 async fn list(inner: &Inner) -> Reply {
@@ -305,7 +377,10 @@ async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetada
 }
 
 /// Refuses a change that would leave no enabled provider, unless the
-/// application's check passes. `name` is the provider being disabled or removed.
+/// application's check passes. `name` is the provider being disabled or
+/// removed. A first check only: the change is made, then
+/// [`recheck_after_disable`] decides (two concurrent changes may both pass
+/// this one).
 async fn guard_last(inner: &Inner, name: &str) -> Result<(), Failure> {
     let all = inner.backend.providers().await?;
     let remaining = all
@@ -315,6 +390,11 @@ async fn guard_last(inner: &Inner, name: &str) -> Result<(), Failure> {
     if remaining > 0 {
         return Ok(());
     }
+    none_left_allowed(inner)
+}
+
+/// Whether the application allows no provider to be enabled.
+fn none_left_allowed(inner: &Inner) -> Result<(), Failure> {
     let refused = |why: String| {
         Failure::new(
             AdminErrorCode::SamlDisableRefused,
@@ -325,22 +405,120 @@ async fn guard_last(inner: &Inner, name: &str) -> Result<(), Failure> {
         None => Err(refused(
             "the application allows this only when administrators can still sign in another way (can_disable_saml)".into(),
         )),
-        Some(check) => check(remaining).map_err(refused),
+        Some(check) => check(0).map_err(refused),
     }
 }
 
-/// After a disable: if no provider is enabled now (another change raced
-/// this one) and the check refuses, turns `name` back on and refuses.
-async fn recheck_after_disable(inner: &Inner, name: &str) -> Result<(), Failure> {
+/// How to undo a disable the recheck refuses.
+enum Restore<'a> {
+    /// Set `enabled` back to this.
+    Enabled(bool),
+    /// Put the whole previous record (settings and metadata) back.
+    Entry(&'a ProviderEntry),
+}
+
+/// After a disable has been written: if no provider is enabled now (another
+/// change may have raced this one) and the application's check refuses,
+/// undoes the change and refuses it.
+async fn recheck_after_disable(
+    inner: &Inner,
+    name: &str,
+    restore: Restore<'_>,
+) -> Result<(), Failure> {
     let all = inner.backend.providers().await?;
     if all.iter().any(|p| p.provider.settings.enabled) {
         return Ok(());
     }
-    if let Err(refusal) = guard_last(inner, name).await {
-        inner.backend.set_enabled(name, true, now(inner)).await?;
+    if let Err(refusal) = none_left_allowed(inner) {
+        match restore {
+            Restore::Enabled(enabled) => {
+                inner.backend.set_enabled(name, enabled, now(inner)).await?;
+            }
+            Restore::Entry(previous) => {
+                inner
+                    .backend
+                    .update_provider(
+                        name,
+                        previous.provider.settings.clone(),
+                        &previous.metadata_xml,
+                        now(inner),
+                    )
+                    .await?;
+            }
+        }
         return Err(refusal);
     }
     Ok(())
+}
+
+/// What a PUT changes, for the audit log: the changed settings keys (with
+/// before → after for booleans such as `want_assertions_signed`,
+/// `allow_sha1`, `allow_idp_initiated`, `enabled`), and the entity ID and
+/// signing certificates (SHA-256) before → after when the metadata changed.
+fn update_detail(
+    before: &ProviderEntry,
+    settings: &ProviderSettings,
+    new_metadata: Option<&IdpMetadata>,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let old = serde_json::to_value(&before.provider.settings).unwrap_or_default();
+    let new = serde_json::to_value(settings).unwrap_or_default();
+    let mut keys: Vec<String> = Vec::new();
+    if let (Some(old), Some(new)) = (old.as_object(), new.as_object()) {
+        let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+        names.sort();
+        names.dedup();
+        for key in names {
+            let (a, b) = (old.get(key.as_str()), new.get(key.as_str()));
+            if a == b {
+                continue;
+            }
+            match (
+                a.and_then(serde_json::Value::as_bool),
+                b.and_then(serde_json::Value::as_bool),
+            ) {
+                (Some(a), Some(b)) => keys.push(format!("{key} {a} → {b}")),
+                _ => keys.push(key.clone()),
+            }
+        }
+    }
+    if !keys.is_empty() {
+        parts.push(format!("settings: {}", keys.join(", ")));
+    }
+    if let Some(md) = new_metadata {
+        let old_md = &before.provider.metadata;
+        let mut changes: Vec<String> = Vec::new();
+        if old_md.entity_id() != md.entity_id() {
+            changes.push(format!(
+                "entity ID {} → {}",
+                old_md.entity_id(),
+                md.entity_id()
+            ));
+        }
+        let fingerprints = |m: &IdpMetadata| -> Vec<String> {
+            m.signing_certificates()
+                .iter()
+                .map(|c| CertificateView::of(c).sha256)
+                .collect()
+        };
+        let (old_certs, new_certs) = (fingerprints(old_md), fingerprints(md));
+        if old_certs != new_certs {
+            changes.push(format!(
+                "certificate SHA-256 [{}] → [{}]",
+                old_certs.join(", "),
+                new_certs.join(", ")
+            ));
+        }
+        if changes.is_empty() {
+            changes.push("same entity ID and certificates".to_owned());
+        }
+        parts.push(format!("metadata: {}", changes.join(", ")));
+    }
+    if parts.is_empty() {
+        "updated (no change)".to_owned()
+    } else {
+        format!("updated ({})", parts.join("; "))
+    }
 }
 
 async fn create<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
@@ -379,28 +557,26 @@ where
         (Some(n), Some(s), Some(src)) if errors.is_empty() => (n, s, src),
         _ => return Err(errors.into_error().into()),
     };
-    let (xml, _) = metadata_of(inner, source).await?;
-    let entry = inner
-        .backend
-        .create_provider(&name, settings, &xml, now(inner))
-        .await?;
-    audit_change(
-        inner,
-        parts,
-        AuditKind::ProviderChanged,
-        &name,
-        format!(
-            "created (entity ID {}, {})",
-            entry.provider.metadata.entity_id(),
-            if entry.provider.settings.enabled {
-                "enabled"
-            } else {
-                "disabled"
-            }
-        ),
-    )
-    .await;
-    Ok(json_response(StatusCode::CREATED, &entry.view(now(inner))))
+    let (xml, md) = metadata_of(inner, source).await?;
+    let detail = format!(
+        "created (entity ID {}, {})",
+        md.entity_id(),
+        if settings.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        }
+    );
+    let kind = AuditKind::ProviderChanged;
+    record_change(inner, parts, kind, &name, detail).await?;
+    audited(inner, parts, kind, &name, "create", async {
+        let entry = inner
+            .backend
+            .create_provider(&name, settings, &xml, now(inner))
+            .await?;
+        Ok(json_response(StatusCode::CREATED, &entry.view(now(inner))))
+    })
+    .await
 }
 
 async fn update<B>(inner: &Inner, parts: &Parts, name: &str, body: B) -> Reply
@@ -431,89 +607,90 @@ where
         Some(s) if errors.is_empty() => s,
         _ => return Err(errors.into_error().into()),
     };
-    let xml = match source {
-        Some(source) => metadata_of(inner, source).await?.0,
-        None => current.metadata_xml.clone(),
+    let fetched = match source {
+        Some(source) => Some(metadata_of(inner, source).await?),
+        None => None,
     };
-    let disabling = current.provider.settings.enabled && !settings.enabled;
+    // Decided by the result, not by a read made before a slow fetch: the
+    // recheck runs whenever the provider ends up disabled.
+    let disabling = !settings.enabled;
     if disabling {
         guard_last(inner, name).await?;
     }
-    let entry = inner
-        .backend
-        .update_provider(name, settings, &xml, now(inner))
-        .await?;
-    if disabling {
-        recheck_after_disable(inner, name).await?;
-    }
-    let mut changed: Vec<&str> = Vec::new();
-    if map.get("settings").is_some_and(|v| !v.is_null()) {
-        changed.push("settings");
-    }
-    if xml != current.metadata_xml {
-        changed.push("metadata");
-    }
-    if disabling {
-        changed.push("disabled");
-    }
-    audit_change(
-        inner,
-        parts,
-        AuditKind::ProviderChanged,
-        name,
-        format!(
-            "updated ({}; revision {})",
-            if changed.is_empty() {
-                "no change".to_owned()
-            } else {
-                changed.join(", ")
-            },
-            entry.revision
-        ),
-    )
-    .await;
-    ok(&entry.view(now(inner)))
+    // The record this change replaces (and restores when refused).
+    let before = inner.backend.provider(name).await?;
+    let detail = update_detail(&before, &settings, fetched.as_ref().map(|(_, md)| md));
+    let xml = match fetched {
+        Some((xml, _)) => xml,
+        None => before.metadata_xml.clone(),
+    };
+    let kind = AuditKind::ProviderChanged;
+    record_change(inner, parts, kind, name, detail).await?;
+    audited(inner, parts, kind, name, "update", async {
+        let entry = inner
+            .backend
+            .update_provider(name, settings, &xml, now(inner))
+            .await?;
+        if disabling {
+            recheck_after_disable(inner, name, Restore::Entry(&before)).await?;
+        }
+        ok(&entry.view(now(inner)))
+    })
+    .await
 }
 
 async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) -> Reply {
     let current = inner.backend.provider(name).await?;
-    let disabling = !enabled && current.provider.settings.enabled;
-    if disabling {
+    if !enabled {
         guard_last(inner, name).await?;
     }
-    let entry = inner.backend.set_enabled(name, enabled, now(inner)).await?;
-    if disabling {
-        recheck_after_disable(inner, name).await?;
-    }
-    audit_change(
-        inner,
-        parts,
-        AuditKind::ProviderChanged,
-        name,
-        if enabled { "enabled" } else { "disabled" }.to_owned(),
-    )
-    .await;
-    ok(&entry.view(now(inner)))
+    let kind = AuditKind::ProviderChanged;
+    let what = if enabled { "enabled" } else { "disabled" };
+    record_change(inner, parts, kind, name, what.to_owned()).await?;
+    audited(inner, parts, kind, name, what, async {
+        let entry = inner.backend.set_enabled(name, enabled, now(inner)).await?;
+        if !enabled {
+            let previous = Restore::Enabled(current.provider.settings.enabled);
+            recheck_after_disable(inner, name, previous).await?;
+        }
+        ok(&entry.view(now(inner)))
+    })
+    .await
 }
 
 async fn remove(inner: &Inner, parts: &Parts, name: &str) -> Reply {
     let current = inner.backend.provider(name).await?;
-    if current.provider.settings.enabled {
+    let was_enabled = current.provider.settings.enabled;
+    if was_enabled {
         guard_last(inner, name).await?;
     }
-    let removed = inner.backend.remove_provider(name).await?;
-    audit_change(
-        inner,
-        parts,
-        AuditKind::ProviderChanged,
-        name,
-        format!(
-            "removed ({} users removed, {} sessions ended)",
-            removed.users_removed, removed.sessions_ended
-        ),
-    )
-    .await;
-    ok(&removed)
+    let kind = AuditKind::ProviderChanged;
+    let detail = format!(
+        "removed (entity ID {}, {})",
+        current.provider.metadata.entity_id(),
+        if was_enabled { "enabled" } else { "disabled" }
+    );
+    record_change(inner, parts, kind, name, detail).await?;
+    audited(inner, parts, kind, name, "remove", async {
+        if was_enabled {
+            // Disable first and recheck, so two concurrent removals of the
+            // last two enabled providers cannot both pass the guard.
+            inner.backend.set_enabled(name, false, now(inner)).await?;
+            recheck_after_disable(inner, name, Restore::Enabled(true)).await?;
+        }
+        match inner.backend.remove_provider(name).await {
+            Ok(removed) => ok(&removed),
+            Err(e) => {
+                if was_enabled
+                    && let Err(undo) = inner.backend.set_enabled(name, true, now(inner)).await
+                {
+                    tracing::error!(target: "saml::admin", provider = name, error = %undo, "a provider whose removal failed could not be enabled again");
+                }
+                Err(e.into())
+            }
+        }
+    })
+    .await
 }
 
 async fn preview<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
@@ -534,7 +711,19 @@ where
         Some(s) if errors.is_empty() => s,
         _ => return Err(errors.into_error().into()),
     };
-    let (xml, md) = metadata_of(inner, source).await?;
+    let origin = source.describe();
+    let result = metadata_of(inner, source).await;
+    // Previews change nothing: recorded best effort.
+    let event = admin_event(inner, parts, AuditKind::MetadataPreviewed, None);
+    let event = match &result {
+        Ok((_, md)) => event.detail(format!("previewed {origin} (entity ID {})", md.entity_id())),
+        Err(failure) => event.code(failure.code.as_str()).detail(format!(
+            "preview of {origin} failed: {}",
+            failure.code.as_str()
+        )),
+    };
+    event.record(&inner.shared, parts).await;
+    let (xml, md) = result?;
     ok(&MetadataPreview::of(&md, xml, now(inner)))
 }
 
@@ -544,7 +733,7 @@ async fn sp_info(inner: &Inner, name: &str) -> Reply {
     let name = entry.provider.name.as_str();
     let metadata_xml = crate::endpoints::sp_metadata_xml(shared, Some(name))
         .await
-        .map_err(|r| Failure::new(AdminErrorCode::StoreUnavailable, r.detail()))?;
+        .map_err(|r| unavailable(r.detail()))?;
     ok(&serde_json::json!({
         "entity_id": shared.entity_id,
         "acs_url": shared.acs_url(Some(name)),
@@ -556,12 +745,18 @@ async fn sp_info(inner: &Inner, name: &str) -> Reply {
     }))
 }
 
-async fn test(inner: &Inner, name: &str) -> Reply {
+async fn test(inner: &Inner, parts: &Parts, name: &str) -> Reply {
     let entry = inner.backend.provider(name).await?;
-    let login_url = crate::test_login::issue(&inner.shared, &entry.provider.name)
-        .await
-        .map_err(|r| Failure::new(AdminErrorCode::StoreUnavailable, r.detail()))?;
-    ok(&serde_json::json!({ "login_url": login_url }))
+    let name = entry.provider.name.as_str();
+    let kind = AuditKind::TestLinkIssued;
+    record_change(inner, parts, kind, name, "test link issued".to_owned()).await?;
+    audited(inner, parts, kind, name, "test link", async {
+        let login_url = crate::test_login::issue(&inner.shared, name)
+            .await
+            .map_err(|r| unavailable(r.detail()))?;
+        ok(&serde_json::json!({ "login_url": login_url }))
+    })
+    .await
 }
 
 async fn users(inner: &Inner, parts: &Parts, name: &str) -> Reply {
@@ -584,16 +779,19 @@ where
         )
         .into());
     }
-    let outcome = inner.backend.import_users(name, &bytes, now(inner)).await?;
-    audit_change(
-        inner,
-        parts,
-        AuditKind::UsersImported,
-        name,
-        outcome.summary.clone(),
-    )
-    .await;
-    ok(&outcome)
+    let kind = AuditKind::UsersImported;
+    let detail = format!("import of a {} byte CSV file started", bytes.len());
+    record_change(inner, parts, kind, name, detail).await?;
+    audited(inner, parts, kind, name, "import", async {
+        let outcome = inner.backend.import_users(name, &bytes, now(inner)).await?;
+        // The outcome, best effort: the import itself is already recorded.
+        admin_event(inner, parts, kind, Some(name))
+            .detail(outcome.summary.clone())
+            .record(&inner.shared, parts)
+            .await;
+        ok(&outcome)
+    })
+    .await
 }
 
 async fn audit(inner: &Inner, parts: &Parts) -> Reply {
