@@ -733,7 +733,7 @@ async fn serve_metadata(body: String, count: usize) -> String {
 
 #[tokio::test]
 async fn metadata_is_previewed_and_applied_from_a_loopback_url() {
-    let env = Env::new().await;
+    let env = Env::with(|b| b.allow_loopback_http_metadata()).await;
     let idp = idp("fetched");
     let base = serve_metadata(idp.metadata_xml(), 3).await;
     let url = format!("{base}/metadata");
@@ -783,14 +783,46 @@ async fn metadata_is_previewed_and_applied_from_a_loopback_url() {
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     assert_eq!(r.json()["entity_id"], idp.entity_id());
 
-    // A URL that answers 404: the fetch failed.
-    env.call(
-        Method::POST,
-        "/metadata/preview",
-        Some(json!({"metadata_url": format!("{base}/missing")})),
-    )
-    .await
-    .refused(StatusCode::BAD_GATEWAY, "metadata_fetch_failed");
+    // A URL that answers 404: the fetch failed, said generically.
+    let v = env
+        .call(
+            Method::POST,
+            "/metadata/preview",
+            Some(json!({"metadata_url": format!("{base}/missing")})),
+        )
+        .await
+        .refused(StatusCode::BAD_GATEWAY, "metadata_fetch_failed");
+    assert_eq!(
+        v["error"]["message"],
+        "could not fetch the metadata: HTTP status 404"
+    );
+    // Nobody listening: no address or resolver detail in the answer.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("http://{}/metadata", closed.local_addr().unwrap());
+    drop(closed);
+    let v = env
+        .call(
+            Method::POST,
+            "/metadata/preview",
+            Some(json!({"metadata_url": dead})),
+        )
+        .await
+        .refused(StatusCode::BAD_GATEWAY, "metadata_fetch_failed");
+    assert_eq!(
+        v["error"]["message"],
+        "could not fetch the metadata: connection failed"
+    );
+    // Previews are in the audit log, failed ones with their code.
+    let rows = env.get("/audit?kind=metadata_previewed").await.json();
+    assert_eq!(rows[0]["code"], "metadata_fetch_failed", "{rows}");
+    assert_eq!(rows[0]["subject"], "root");
+    assert!(
+        rows.as_array().unwrap().iter().any(|r| r["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("previewed metadata URL")),
+        "{rows}"
+    );
 
     // Plain HTTP off loopback, and other schemes, are refused before any fetch.
     for bad in [
@@ -1423,4 +1455,27 @@ async fn audit_rows_say_what_changed_and_who_did_it() {
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let rows = env.get("/audit?provider=dev&limit=1").await.json();
     assert_eq!(rows[0]["subject"], "admin", "{rows}");
+}
+
+#[tokio::test]
+async fn plain_http_metadata_urls_need_the_development_opt_in() {
+    let env = Env::new().await;
+    let dev = idp("no-opt-in");
+    let base = serve_metadata(dev.metadata_xml(), 1).await;
+    let url = format!("{base}/metadata");
+    for (path, body) in [
+        ("/metadata/preview", json!({"metadata_url": url})),
+        ("/providers", json!({"name": "dev", "metadata_url": url})),
+    ] {
+        let r = env.call(Method::POST, path, Some(body)).await;
+        assert_eq!(r.field_errors(), ["metadata_url"], "{r:?}");
+    }
+    assert!(
+        env.get("/providers")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

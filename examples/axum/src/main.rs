@@ -512,12 +512,19 @@ async fn app(args: &Args, base_url: &str, admin_password: &str) -> Router {
     // the break-glass admin (or a SAML user with --admin-role) may call it.
     let backend: Arc<dyn AdminBackend> = Arc::new(stores.sql.clone());
     let (may, named) = (auth.clone(), auth.clone());
-    let admin_api = saml
+    let mut admin_api = saml
         .admin(backend)
         .authorize(move |parts| may.admin(parts).is_some())
         .admin_name(move |parts| named.admin(parts).map(|admin| admin.audit_name()))
         // The break-glass login needs no provider: every provider may go off.
-        .can_disable_saml(|_remaining| Ok(()))
+        .can_disable_saml(|_remaining| Ok(()));
+    if base_url.starts_with("http://") {
+        // Development only (a plain-HTTP base URL is refused elsewhere but
+        // on localhost): the development IdP's metadata is served by this
+        // process at http://127.0.0.1/..., so let the admin API fetch it.
+        admin_api = admin_api.allow_loopback_http_metadata();
+    }
+    let admin_api = admin_api
         .build()
         .unwrap_or_else(|e| fail(format!("admin API: {e}")));
     let admin_pages = admin::routes(admin::AdminState {

@@ -109,6 +109,7 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: usize,
     pub(crate) fetch_timeout: Duration,
     pub(crate) max_metadata_bytes: usize,
+    pub(crate) allow_loopback_http: bool,
     pub(crate) mount_path: Option<String>,
 }
 
@@ -137,6 +138,7 @@ impl SamlLayer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             fetch_timeout: DEFAULT_FETCH_TIMEOUT,
             max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+            allow_loopback_http: false,
             mount_path: None,
         }
     }
@@ -153,6 +155,7 @@ pub struct AdminServiceBuilder {
     max_body_bytes: usize,
     fetch_timeout: Duration,
     max_metadata_bytes: usize,
+    allow_loopback_http: bool,
     mount_path: Option<String>,
 }
 
@@ -217,6 +220,16 @@ impl AdminServiceBuilder {
         self
     }
 
+    /// Development only: lets `metadata_url` be plain `http://` to a
+    /// loopback host (`127.0.0.1`, `::1`, `localhost`), e.g. a development
+    /// IdP on the same machine. Without it metadata URLs must be `https://`
+    /// (a plain-HTTP document can be changed by anyone on the path, and it
+    /// holds the certificates sign-in trusts).
+    pub const fn allow_loopback_http_metadata(mut self) -> Self {
+        self.allow_loopback_http = true;
+        self
+    }
+
     /// The path the service is mounted at (e.g. `/admin/api`), removed from
     /// request paths that start with it. Not needed when the framework
     /// strips it (axum's `nest_service` does).
@@ -261,6 +274,7 @@ impl AdminServiceBuilder {
                 max_body_bytes: self.max_body_bytes,
                 fetch_timeout: self.fetch_timeout,
                 max_metadata_bytes: self.max_metadata_bytes,
+                allow_loopback_http: self.allow_loopback_http,
                 mount_path: self.mount_path,
             }),
         })

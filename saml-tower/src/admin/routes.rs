@@ -353,6 +353,16 @@ async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetada
         Source::Xml(xml) => ("metadata_xml", xml),
         Source::Manual(xml) => ("manual", xml),
         Source::Url(url) => {
+            let plain_http = url
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+            if plain_http && !inner.allow_loopback_http {
+                return Err(AdminError::invalid(
+                    "metadata_url",
+                    "use an https:// URL (plain http:// to this machine is allowed only in development, with allow_loopback_http_metadata)",
+                )
+                .into());
+            }
             let client = inner.shared.http.as_ref().ok_or_else(|| {
                 Failure::new(
                     AdminErrorCode::MetadataFetchFailed,
@@ -366,7 +376,7 @@ async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetada
                 inner.max_metadata_bytes,
             )
             .await
-            .map_err(|e| Failure::new(AdminErrorCode::MetadataFetchFailed, e.to_string()))?;
+            .map_err(|e| fetch_failed(&e))?;
             ("metadata_url", xml)
         }
     };
@@ -374,6 +384,35 @@ async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetada
         Ok(md) => Ok((xml, md)),
         Err(e) => Err(AdminError::invalid(field, format!("not usable IdP metadata: {e}")).into()),
     }
+}
+
+/// A failed metadata fetch: a generic reason for the caller (no addresses,
+/// no TLS or resolver detail), the whole error in the server log.
+fn fetch_failed(e: &saml_remote::RemoteError) -> Failure {
+    use saml_remote::{HttpErrorKind, RemoteError};
+    tracing::warn!(target: "saml::admin", error = %e, "a metadata fetch failed");
+    let reason = match e {
+        RemoteError::Http { error, .. } => match error.kind() {
+            HttpErrorKind::Timeout => "timed out".to_owned(),
+            HttpErrorKind::TooLarge => "too large".to_owned(),
+            HttpErrorKind::InsecureUrl => "the URL is not allowed".to_owned(),
+            HttpErrorKind::Connect | HttpErrorKind::Other => {
+                let detail = error.to_string().to_ascii_lowercase();
+                if detail.contains("tls") || detail.contains("certificate") {
+                    "TLS failed".to_owned()
+                } else {
+                    "connection failed".to_owned()
+                }
+            }
+            _ => "connection failed".to_owned(),
+        },
+        RemoteError::Status { status, .. } => format!("HTTP status {status}"),
+        _ => "the answer is not usable metadata".to_owned(),
+    };
+    Failure::new(
+        AdminErrorCode::MetadataFetchFailed,
+        format!("could not fetch the metadata: {reason}"),
+    )
 }
 
 /// Refuses a change that would leave no enabled provider, unless the
