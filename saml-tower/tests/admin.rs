@@ -1479,3 +1479,52 @@ async fn plain_http_metadata_urls_need_the_development_opt_in() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn the_origin_check_compares_origins_not_strings() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    let layer = SamlLayer::builder("https://app.example.com/portal")
+        .stores(store.clone())
+        .metadata_resolver(store.providers())
+        .audit_sink(store.clone())
+        .build()
+        .unwrap();
+    let admin = layer
+        .admin(Arc::new(store))
+        .authorize(|_| true)
+        .build()
+        .unwrap();
+    let status = |origin: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let req = Request::post("/providers")
+                .header("x-requested-with", "saml-admin")
+                .header(ORIGIN, origin)
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(Bytes::from("{}")))
+                .unwrap();
+            admin.oneshot(req).await.unwrap().status()
+        }
+    };
+    // Ours (default port written or not, any case): past the CSRF rule
+    // (then refused for the empty body).
+    for ours in [
+        "https://app.example.com",
+        "https://APP.example.com:443",
+        "https://app.example.com/",
+    ] {
+        assert_eq!(
+            status(ours).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{ours}"
+        );
+    }
+    for foreign in [
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "https://app.example.com.evil.example",
+        "null",
+    ] {
+        assert_eq!(status(foreign).await, StatusCode::FORBIDDEN, "{foreign}");
+    }
+}

@@ -155,10 +155,8 @@ fn csrf_ok(inner: &Inner, parts: &Parts) -> Result<(), Failure> {
         ));
     }
     if let Some(origin) = parts.headers.get(ORIGIN) {
-        let ours = &inner.shared.base_url;
-        let same = origin
-            .to_str()
-            .is_ok_and(|o| o.trim_end_matches('/').eq_ignore_ascii_case(ours));
+        let theirs = origin.to_str().ok().and_then(origin_of);
+        let same = theirs.is_some() && theirs == origin_of(&inner.shared.base_url);
         if !same {
             return Err(Failure::new(
                 AdminErrorCode::AdminCsrf,
@@ -167,6 +165,25 @@ fn csrf_ok(inner: &Inner, parts: &Parts) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The origin of a URL: lowercase scheme and host, and the port (the
+/// scheme's default when absent); the path is ignored. `None` for what is
+/// not an absolute http(s) URL (such as the `null` origin).
+fn origin_of(url: &str) -> Option<(String, String, u16)> {
+    let uri: http::Uri = url.trim().parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let host = uri.host()?.to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    let port = uri.port_u16().unwrap_or(default_port);
+    Some((scheme, host, port))
 }
 
 async fn route<B>(inner: &Inner, parts: &Parts, body: B) -> Reply
