@@ -373,6 +373,7 @@ async fn oversized_bodies_are_refused_with_413() {
     let chunks = Request::post("/providers/dev/users/import")
         .header("x-admin", "yes")
         .header("x-requested-with", "saml-admin")
+        .header(CONTENT_TYPE, "text/csv")
         .body(Full::new(Bytes::from(vec![b'a'; 5000])))
         .unwrap();
     env.send_admin(chunks)
@@ -552,6 +553,7 @@ async fn bad_input_is_answered_with_field_errors() {
     // Not JSON, or not an object.
     for raw in ["{", "[1]", ""] {
         let req = Env::request(Method::POST, "/providers")
+            .header(CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(raw)))
             .unwrap();
         assert_eq!(env.send_admin(req).await.field_errors(), ["body"], "{raw}");
@@ -920,6 +922,7 @@ async fn users_are_imported_from_csv_and_listed() {
     let r = env.send_admin(import("  \n")).await;
     assert_eq!(r.field_errors(), ["csv"]);
     let req = Env::request(Method::POST, "/providers/ghost/users/import")
+        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
         .body(Full::new(Bytes::from("ExternalId\nx\n")))
         .unwrap();
     env.send_admin(req)
@@ -943,6 +946,7 @@ async fn every_change_is_in_the_audit_log_with_the_admin_and_address() {
     )
     .await;
     let req = Env::request(Method::POST, "/providers/dev/users/import")
+        .header(CONTENT_TYPE, "text/csv")
         .body(Full::new(Bytes::from("ExternalId\nalice\n")))
         .unwrap();
     env.send_admin(req).await;
@@ -1526,5 +1530,64 @@ async fn the_origin_check_compares_origins_not_strings() {
         "null",
     ] {
         assert_eq!(status(foreign).await, StatusCode::FORBIDDEN, "{foreign}");
+    }
+}
+
+#[tokio::test]
+async fn bodies_need_the_media_type_their_route_reads() {
+    let env = Env::new().await;
+    let dev = idp("media");
+    let json_body = json!({"name": "dev", "metadata_xml": dev.metadata_xml()}).to_string();
+    let send = |path: &'static str, content_type: Option<&'static str>, body: String| {
+        let mut b = Env::request(Method::POST, path);
+        if let Some(ct) = content_type {
+            b = b.header(CONTENT_TYPE, ct);
+        }
+        env.send_admin(b.body(Full::new(Bytes::from(body))).unwrap())
+    };
+    for ct in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        send("/providers", ct, json_body.clone())
+            .await
+            .refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    send("/metadata/preview", Some("text/csv"), "{}".to_owned())
+        .await
+        .refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert!(
+        env.get("/providers")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let r = send(
+        "/providers",
+        Some("Application/JSON; charset=utf-8"),
+        json_body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    for ct in [None, Some("application/json"), Some("multipart/form-data")] {
+        send(
+            "/providers/dev/users/import",
+            ct,
+            "ExternalId\nx\n".to_owned(),
+        )
+        .await
+        .refused(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    }
+    for ct in ["text/csv", "text/plain; charset=utf-8"] {
+        let r = send(
+            "/providers/dev/users/import",
+            Some(ct),
+            "ExternalId\nx\n".to_owned(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{ct}: {r:?}");
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH, ORIGIN, X_CONTENT_TYPE_OPTIONS};
+use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, X_CONTENT_TYPE_OPTIONS};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -239,12 +239,44 @@ where
     }
 }
 
-/// The request body, at most the configured cap (413 beyond).
-async fn read_body<B>(inner: &Inner, parts: &Parts, body: B) -> Result<Bytes, Failure>
+/// The media types a route reads.
+#[derive(Debug, Clone, Copy)]
+enum Media {
+    /// `application/json`.
+    Json,
+    /// `text/csv` (or `text/plain`).
+    Csv,
+}
+
+/// Refuses a body whose `Content-Type` is not one the route reads (415).
+fn check_media(parts: &Parts, media: Media) -> Result<(), Failure> {
+    let essence = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let (accepted, expected): (&[&str], &str) = match media {
+        Media::Json => (&["application/json"], "application/json"),
+        Media::Csv => (&["text/csv", "text/plain"], "text/csv (or text/plain)"),
+    };
+    if essence.is_some_and(|e| accepted.contains(&e.as_str())) {
+        return Ok(());
+    }
+    Err(Failure::new(
+        AdminErrorCode::UnsupportedMediaType,
+        format!("this route reads a body with `Content-Type: {expected}`"),
+    ))
+}
+
+/// The request body, of the route's media type (415 otherwise), at most
+/// the configured cap (413 beyond).
+async fn read_body<B>(inner: &Inner, parts: &Parts, body: B, media: Media) -> Result<Bytes, Failure>
 where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
+    check_media(parts, media)?;
     let too_large = || {
         Failure::new(
             AdminErrorCode::PayloadTooLarge,
@@ -582,7 +614,7 @@ where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
-    let bytes = read_body(inner, parts, body).await?;
+    let bytes = read_body(inner, parts, body, Media::Json).await?;
     let map = input::object(&bytes)?;
     let mut errors = Fields::default();
     input::only_keys(
@@ -640,7 +672,7 @@ where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
-    let bytes = read_body(inner, parts, body).await?;
+    let bytes = read_body(inner, parts, body, Media::Json).await?;
     let map = input::object(&bytes)?;
     let current: ProviderEntry = inner.backend.provider(name).await?;
     let mut errors = Fields::default();
@@ -754,7 +786,7 @@ where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
-    let bytes = read_body(inner, parts, body).await?;
+    let bytes = read_body(inner, parts, body, Media::Json).await?;
     let map = input::object(&bytes)?;
     let mut errors = Fields::default();
     input::only_keys(
@@ -826,7 +858,7 @@ where
     B: http_body::Body + Send,
     B::Error: Into<BoxError>,
 {
-    let bytes = read_body(inner, parts, body).await?;
+    let bytes = read_body(inner, parts, body, Media::Csv).await?;
     inner.backend.provider(name).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AdminError::invalid(
