@@ -150,7 +150,9 @@ pub enum AdminError {
     /// A provider with this name or entity ID exists (the message says which).
     #[error("{0}")]
     AlreadyExists(String),
-    /// The store failed (or a stored record cannot be read back).
+    /// The store failed (or a stored record cannot be read back). The text
+    /// is the store's own error, for the server log: an admin API answers a
+    /// generic message instead and never shows it to the caller.
     #[error("store unavailable: {0}")]
     Unavailable(String),
 }

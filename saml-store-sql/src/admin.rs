@@ -295,4 +295,33 @@ mod tests {
                 .is_empty()
         );
     }
+
+    #[tokio::test]
+    async fn database_errors_do_not_reach_import_rows() {
+        use sea_orm::ConnectionTrait;
+
+        let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+        let b: &dyn AdminBackend = &store;
+        let now = Utc::now();
+        b.create_provider("acme", ProviderSettings::default(), XML, now)
+            .await
+            .unwrap();
+        store
+            .connection()
+            .execute_unprepared("DROP TABLE saml_user")
+            .await
+            .unwrap();
+        let outcome = b
+            .import_users("acme", b"ExternalId\nalice\nbob\n", now)
+            .await
+            .unwrap();
+        assert_eq!(outcome.failed.len(), 2, "{outcome:?}");
+        for row in &outcome.failed {
+            assert_eq!(
+                row.reason,
+                "not written: the database failed; try the import again later"
+            );
+            assert!(!row.reason.contains("saml_user"), "{row:?}");
+        }
+    }
 }

@@ -392,9 +392,13 @@ pub enum RowProblem {
     },
     /// The row is not CSV.
     Malformed(String),
-    /// The database failed before the row was written.
+    /// The database failed before the row was written (a generic reason;
+    /// the database's error is in the server log, target `saml::store`).
     NotWritten(String),
 }
+
+/// The reason of a row the database failed to write (the detail is logged).
+const NOT_WRITTEN_REASON: &str = "the database failed; try the import again later";
 
 impl fmt::Display for RowProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -719,7 +723,15 @@ impl UserDirectory {
                     }
                 }
                 Err(e) => {
-                    let why = e.to_string();
+                    // The database's words (table names, addresses...) go
+                    // to the server log only; the rows say it generically.
+                    tracing::error!(
+                        target: "saml::store",
+                        provider,
+                        error = %e,
+                        "a CSV import batch could not be written"
+                    );
+                    let why = NOT_WRITTEN_REASON.to_owned();
                     report.failed.extend(batch.iter().map(|row| FailedRow {
                         line: row.line,
                         external_id: Some(row.user.external_id.clone()),

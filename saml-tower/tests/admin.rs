@@ -1139,6 +1139,8 @@ struct Gate {
     store: SqlStore,
     calls: std::sync::atomic::AtomicUsize,
     barrier: tokio::sync::Barrier,
+    /// When set, `providers()` fails like a broken database.
+    broken: AtomicBool,
 }
 
 impl Gate {
@@ -1147,6 +1149,7 @@ impl Gate {
             store,
             calls: std::sync::atomic::AtomicUsize::new(0),
             barrier: tokio::sync::Barrier::new(2),
+            broken: AtomicBool::new(false),
         })
     }
 }
@@ -1154,6 +1157,11 @@ impl Gate {
 #[async_trait::async_trait]
 impl AdminBackend for Gate {
     async fn providers(&self) -> Result<Vec<saml_core::admin::ProviderEntry>, AdminError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(AdminError::Unavailable(
+                "error returned from database: password authentication failed for user \"saml\" at db.internal:5432".into(),
+            ));
+        }
         let all = AdminBackend::providers(&self.store).await;
         if self.calls.fetch_add(1, Ordering::SeqCst) < 2 {
             let _ =
@@ -1590,4 +1598,19 @@ async fn bodies_need_the_media_type_their_route_reads() {
         .await;
         assert_eq!(r.status, StatusCode::OK, "{ct}: {r:?}");
     }
+}
+
+#[tokio::test]
+async fn store_errors_reach_the_server_log_not_the_caller() {
+    let env = Env::new().await;
+    let gate = Gate::new(env.store.clone());
+    gate.broken.store(true, Ordering::SeqCst);
+    let admin = strict_admin(&env, gate);
+    let r = send(&admin, Method::GET, "/providers", None).await;
+    let v = r.refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    assert_eq!(
+        v["error"]["message"],
+        "the store is unavailable; try again later"
+    );
+    assert!(!r.body.contains("db.internal"), "{r:?}");
 }
