@@ -1614,3 +1614,85 @@ async fn store_errors_reach_the_server_log_not_the_caller() {
     );
     assert!(!r.body.contains("db.internal"), "{r:?}");
 }
+
+#[tokio::test]
+async fn expired_metadata_is_refused_by_the_layer_clock() {
+    let env = Env::new().await;
+    let dev = idp("expired");
+    let xml = dev.metadata_xml();
+    assert!(xml.contains(" entityID="), "{xml}");
+    let expired = xml.replacen(
+        " entityID=",
+        " validUntil=\"2001-01-01T00:00:00Z\" entityID=",
+        1,
+    );
+    for (path, body) in [
+        ("/metadata/preview", json!({"metadata_xml": expired})),
+        (
+            "/providers",
+            json!({"name": "dev", "metadata_xml": expired}),
+        ),
+    ] {
+        let r = env.call(Method::POST, path, Some(body)).await;
+        let fields =
+            r.refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")["error"]["fields"].clone();
+        assert!(fields.get("metadata_xml").is_some(), "{r:?}");
+    }
+    // Still valid: fine.
+    let fresh = xml.replacen(
+        " entityID=",
+        " validUntil=\"2999-01-01T00:00:00Z\" entityID=",
+        1,
+    );
+    let r = env
+        .call(
+            Method::POST,
+            "/providers",
+            Some(json!({"name": "dev", "metadata_xml": fresh})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+}
+
+#[tokio::test]
+async fn the_metadata_cap_is_the_parse_limit() {
+    assert_eq!(
+        saml_tower::admin::DEFAULT_MAX_METADATA_BYTES,
+        saml_core::Limits::DEFAULT.max_xml_bytes
+    );
+    let env = Env::with(|b| b.allow_loopback_http_metadata()).await;
+    let too_big = SamlLayer::admin(&env.layer, Arc::new(env.store.clone()))
+        .authorize(|_| true)
+        .max_metadata_bytes(saml_core::Limits::DEFAULT.max_xml_bytes + 1)
+        .build()
+        .unwrap_err();
+    assert!(
+        too_big.to_string().contains("max_metadata_bytes"),
+        "{too_big}"
+    );
+    // A document over the parse limit is refused by the fetch cap.
+    let dev = idp("huge");
+    let padding = format!(
+        "<!--{}-->",
+        "x".repeat(saml_core::Limits::DEFAULT.max_xml_bytes)
+    );
+    let huge = dev.metadata_xml().replacen(
+        "<md:IDPSSODescriptor",
+        &format!("{padding}<md:IDPSSODescriptor"),
+        1,
+    );
+    assert!(huge.len() > saml_core::Limits::DEFAULT.max_xml_bytes);
+    let base = serve_metadata(huge, 1).await;
+    let v = env
+        .call(
+            Method::POST,
+            "/metadata/preview",
+            Some(json!({"metadata_url": format!("{base}/metadata")})),
+        )
+        .await
+        .refused(StatusCode::BAD_GATEWAY, "metadata_fetch_failed");
+    assert_eq!(
+        v["error"]["message"],
+        "could not fetch the metadata: too large"
+    );
+}

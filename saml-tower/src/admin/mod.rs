@@ -90,8 +90,11 @@ use crate::layer::{ConfigError, SamlLayer, Shared};
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// Default time limit of a metadata fetch: 15 seconds.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(15);
-/// Default cap on a fetched metadata document: 5 MiB.
-pub const DEFAULT_MAX_METADATA_BYTES: usize = 5 * 1024 * 1024;
+/// Default (and largest) cap on a fetched metadata document: the XML size
+/// limit metadata is parsed with (`saml_core::Limits::DEFAULT.max_xml_bytes`,
+/// 1 MiB), so that a document the parser would refuse is not fetched whole
+/// first. The registry parses stored metadata with the same limits.
+pub const DEFAULT_MAX_METADATA_BYTES: usize = saml_core::Limits::DEFAULT.max_xml_bytes;
 /// The value of the `X-Requested-With` header every state change must carry.
 pub const CSRF_HEADER_VALUE: &str = "saml-admin";
 
@@ -214,7 +217,9 @@ impl AdminServiceBuilder {
         self
     }
 
-    /// Caps a fetched metadata document (default [`DEFAULT_MAX_METADATA_BYTES`]).
+    /// Caps a fetched metadata document (default and largest
+    /// [`DEFAULT_MAX_METADATA_BYTES`], the XML size limit metadata is parsed
+    /// with; [`build`](Self::build) refuses a larger cap).
     pub const fn max_metadata_bytes(mut self, max: usize) -> Self {
         self.max_metadata_bytes = max;
         self
@@ -243,7 +248,7 @@ impl AdminServiceBuilder {
     /// # Errors
     /// [`ConfigError`] without [`authorize`](Self::authorize), when the
     /// layer has no audit sink (`SamlLayerBuilder::audit_sink`), with a zero
-    /// body or metadata cap, or with a mount path that does not start with
+    /// body or metadata cap, a metadata cap over [`DEFAULT_MAX_METADATA_BYTES`], or with a mount path that does not start with
     /// `/` or ends with one.
     pub fn build(self) -> Result<AdminService, ConfigError> {
         let authorize = self
@@ -256,6 +261,12 @@ impl AdminServiceBuilder {
         }
         if self.max_body_bytes == 0 || self.max_metadata_bytes == 0 {
             return Err(ConfigError::new("admin size caps must be positive"));
+        }
+        if self.max_metadata_bytes > DEFAULT_MAX_METADATA_BYTES {
+            return Err(ConfigError::new(format!(
+                "admin max_metadata_bytes ({}) is larger than the XML size limit metadata is parsed with ({DEFAULT_MAX_METADATA_BYTES} bytes): a document that large would be fetched and then refused; use at most {DEFAULT_MAX_METADATA_BYTES}",
+                self.max_metadata_bytes
+            )));
         }
         if let Some(path) = &self.mount_path
             && (!path.starts_with('/') || path.ends_with('/'))

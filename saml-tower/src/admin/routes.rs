@@ -429,7 +429,9 @@ async fn metadata_of(inner: &Inner, source: Source) -> Result<(String, IdpMetada
             ("metadata_url", xml)
         }
     };
-    match IdpMetadata::parse(&xml, &MetadataOptions::new()) {
+    // `validUntil` is judged by the layer's clock: expired metadata is refused.
+    let options = MetadataOptions::new().with_now(now(inner));
+    match IdpMetadata::parse(&xml, &options) {
         Ok(md) => Ok((xml, md)),
         Err(e) => Err(AdminError::invalid(field, format!("not usable IdP metadata: {e}")).into()),
     }
