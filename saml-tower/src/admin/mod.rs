@@ -21,6 +21,13 @@
 //!   `saml_disable_refused`) unless this check passes — it should pass only
 //!   while an administrator can still sign in another way.
 //!
+//! - The layer needs an audit sink: every change is recorded before it is
+//!   made and refused (503 `store_unavailable`) when it cannot be;
+//!   [`build`](AdminServiceBuilder::build) refuses a layer without one.
+//! - Metadata URLs are `https://`; plain `http://` to this machine only with
+//!   [`allow_loopback_http_metadata`](AdminServiceBuilder::allow_loopback_http_metadata)
+//!   (development only).
+//!
 //! Provider changes go through the [`AdminBackend`]; when the layer resolves
 //! providers through the same store (e.g. `SqlStore::providers()` for
 //! `SqlStore`), they take effect for sign-in at once.
