@@ -2,7 +2,8 @@
 //! `saml-tower/tests/support`, which another crate's tests cannot import):
 //! a hand-moved clock, a cookie jar, one provider trusting the suite's IdP
 //! key, the SP's decryption key, and a store that several layers (nodes)
-//! may share.
+//! may share: a `MemoryStore` clone, or one database behind each node's own
+//! `SqlStore` pool (`tests/attacks_nodes.rs`).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -17,7 +18,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use saml_core::clock::Clock;
 use saml_core::metadata::{IdpMetadata, MetadataOptions};
-use saml_core::store::{Provider, ProviderSettings, SpKeys};
+use saml_core::store::{Provider, ProviderSettings, ReplayCache, SessionStore, SpKeys};
 use saml_store_memory::{MemoryStore, StaticKeyStore, StaticMetadataResolver};
 use saml_testkit::dev_idp::{DevIdp, DevIdpConfig};
 use saml_tower::{BoxError, Rejection, SamlLayer, SamlLayerBuilder, SamlUser};
@@ -110,8 +111,8 @@ impl Node {
     }
 
     /// A node on `store` (shared with other nodes) and `clock`.
-    pub(crate) fn build(
-        store: MemoryStore,
+    pub(crate) fn build<S: SessionStore + ReplayCache + Clone + 'static>(
+        store: S,
         clock: TestClock,
         settings: impl FnOnce(&mut ProviderSettings),
         configure: impl FnOnce(SamlLayerBuilder) -> SamlLayerBuilder,
@@ -120,8 +121,8 @@ impl Node {
     }
 
     /// A node on `store` and `clock` that trusts exactly `providers`.
-    pub(crate) fn with_providers(
-        store: MemoryStore,
+    pub(crate) fn with_providers<S: SessionStore + ReplayCache + Clone + 'static>(
+        store: S,
         clock: TestClock,
         providers: Vec<Provider>,
         configure: impl FnOnce(SamlLayerBuilder) -> SamlLayerBuilder,
@@ -162,15 +163,24 @@ impl Node {
         self.calls.load(Ordering::SeqCst)
     }
 
-    pub(crate) async fn send(&self, req: Request<ReqBody>) -> Reply {
-        let response = self.app.clone().oneshot(req).await.expect("infallible");
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.expect("body").to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            rejection: parts.extensions.get::<Rejection>().cloned(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+    /// Sends `req` through the layer. The future owns what it needs (it
+    /// borrows nothing from the node), so it can be spawned: concurrent
+    /// requests on several nodes.
+    pub(crate) fn send(
+        &self,
+        req: Request<ReqBody>,
+    ) -> impl Future<Output = Reply> + Send + 'static + use<> {
+        let app = self.app.clone();
+        async move {
+            let response = app.oneshot(req).await.expect("infallible");
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await.expect("body").to_bytes();
+            Reply {
+                status: parts.status,
+                headers: parts.headers,
+                rejection: parts.extensions.get::<Rejection>().cloned(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            }
         }
     }
 
