@@ -67,7 +67,8 @@ use std::fmt;
 use base64::Engine as _;
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use saml_core::binding::{
-    PostForm, RedirectParameter, decode_post, decode_redirect, parse_redirect_query, post_form,
+    PostForm, RedirectParameter, decode_post, decode_redirect, html_escape, parse_redirect_query,
+    post_form,
 };
 use saml_core::clock::{Clock, format_datetime, parse_datetime};
 use saml_core::crypto::{Certificate, PublicKey, SigningKey};
@@ -1670,22 +1671,6 @@ fn push_text(out: &mut String, value: &str) {
             c => out.push(c),
         }
     }
-}
-
-/// Escapes text for HTML content and double- or single-quoted attributes.
-fn html_escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 16);
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// Encodes name/value pairs as an `application/x-www-form-urlencoded` body

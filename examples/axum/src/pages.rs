@@ -20,20 +20,7 @@ pub(crate) const ADMIN_JS: &str = include_str!("../assets/admin.js");
 pub(crate) const ADMIN_CSS: &str = include_str!("../assets/admin.css");
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use saml_core::binding::html_escape as escape;
 
 /// Percent-encodes a query parameter value.
 pub(crate) fn encode_query(s: &str) -> String {

@@ -52,7 +52,7 @@ pub fn parse_form(body: &str) -> Option<Vec<(String, String)>> {
         })
         .collect()
 }
-pub use post::{PostForm, decode_post, encode_post, post_form};
+pub use post::{PostForm, decode_post, encode_post, html_escape, post_form};
 pub use redirect::{
     RedirectMessage, decode_redirect, encode_redirect, parse_redirect_query, redirect_url,
 };

@@ -100,8 +100,17 @@ pub fn decode_post(value: &str, limits: &Limits) -> Result<String> {
     })
 }
 
-/// Escapes text for HTML content and (double-quoted) attribute values.
-fn html_escape(value: &str) -> String {
+/// Escapes `&`, `<`, `>`, `"` and `'`: the result is safe as HTML or XML
+/// element content and inside single- or double-quoted attribute values.
+///
+/// ```
+/// assert_eq!(
+///     saml_core::binding::html_escape(r#"<a href="x">O'Neil & co</a>"#),
+///     "&lt;a href=&quot;x&quot;&gt;O&#39;Neil &amp; co&lt;/a&gt;"
+/// );
+/// ```
+#[must_use]
+pub fn html_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 16);
     for c in value.chars() {
         match c {

@@ -367,7 +367,7 @@ fn manual(value: &Value, errors: &mut Fields) -> Option<String> {
             format!(
                 "<md:SingleLogoutService Binding=\"{}\" Location=\"{}\"/>",
                 saml_core::protocol::bindings::HTTP_REDIRECT,
-                xml_escape(u.trim())
+                saml_core::binding::html_escape(u.trim())
             )
         })
         .unwrap_or_default();
@@ -379,27 +379,12 @@ fn manual(value: &Value, errors: &mut Fields) -> Option<String> {
             "{keys}{slo}<md:SingleSignOnService Binding=\"{binding}\" Location=\"{sso}\"/>",
             "</md:IDPSSODescriptor></md:EntityDescriptor>"
         ),
-        entity = xml_escape(entity_id.trim()),
+        entity = saml_core::binding::html_escape(entity_id.trim()),
         keys = keys,
         slo = slo,
         binding = binding,
-        sso = xml_escape(sso_url.trim()),
+        sso = saml_core::binding::html_escape(sso_url.trim()),
     ))
-}
-
-fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The query parameters of a request.
