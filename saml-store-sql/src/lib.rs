@@ -123,8 +123,8 @@ use saml_core::store::{PendingLogin, ReplayCache, SessionRecord, SessionStore, S
 use sea_orm::sea_query::Expr;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectOptions, Database, DatabaseBackend, DatabaseConnection,
-    DbErr, EntityTrait, QueryFilter, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseBackend,
+    DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr,
 };
 
 use entity::{pending, replay, session};
@@ -147,6 +147,10 @@ pub use registry::{ProviderRegistry, RegistryError, Removed, StoredProvider};
 /// The sea-orm this crate is built on (for [`SqlStore::connect_with`]'s
 /// `ConnectOptions` and [`SqlStore::from_connection`]).
 pub use sea_orm;
+
+/// How long an SQLite request waits for another writer before it fails (ms),
+/// sqlx's default.
+const SQLITE_BUSY_MILLIS: u32 = 5_000;
 
 /// Sessions, replay keys, pending logins, users and the audit log in a SQL
 /// database.
@@ -202,10 +206,27 @@ impl SqlStore {
             // (synchronous is left at FULL: a lost replay key could let an
             // assertion be used twice after a power cut).
             options.map_sqlx_sqlite_opts(|sqlite| sqlite.journal_mode(SqliteJournalMode::Wal));
+            // Another process may be migrating the same file: opening (the
+            // journal mode switch) and migrating wait for it as long as the
+            // other databases wait for their migration lock.
+            options.map_sqlx_sqlite_opts(|sqlite| {
+                sqlite.busy_timeout(std::time::Duration::from_secs(
+                    migration::LOCK_WAIT_SECONDS.into(),
+                ))
+            });
         }
+        let sqlite = options.get_url().starts_with("sqlite:");
         let db = Database::connect(options).await.map_err(unavailable)?;
         let store = Self::from_connection(db);
         store.migrate().await?;
+        if sqlite {
+            // Requests wait for a busy database briefly, then fail closed (503).
+            store
+                .db
+                .execute_unprepared(&format!("PRAGMA busy_timeout = {SQLITE_BUSY_MILLIS}"))
+                .await
+                .map_err(unavailable)?;
+        }
         Ok(store)
     }
 

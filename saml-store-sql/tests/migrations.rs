@@ -334,3 +334,39 @@ async fn sqlite_in_memory_is_migrated_too() {
     let store = SqlStore::connect("sqlite::memory:").await.expect("memory");
     assert_fully_migrated(&store).await;
 }
+
+/// A node opening an SQLite file while another process holds its write lock
+/// (as a node migrating it does) waits longer than a request would (sqlx's
+/// 5 s), instead of failing with "database is locked"; once open, requests
+/// go back to the short wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_waits_for_a_migrating_node_longer_than_a_request_would() {
+    let url = fresh_url(Server::Sqlite).await;
+    let first = SqlStore::connect(&url).await.expect("first node");
+    let holder = raw(&url).await;
+    holder
+        .execute_unprepared("BEGIN IMMEDIATE")
+        .await
+        .expect("write lock");
+    let second = tokio::spawn({
+        let url = url.clone();
+        async move { SqlStore::connect(&url).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    holder.execute_unprepared("COMMIT").await.expect("release");
+    let second = second.await.expect("task").expect("waited for the lock");
+    assert_fully_migrated(&second).await;
+    let timeout = second
+        .connection()
+        .query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Sqlite,
+            "PRAGMA busy_timeout",
+        ))
+        .await
+        .expect("pragma")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a number");
+    assert_eq!(timeout, 5_000);
+    drop(first);
+}

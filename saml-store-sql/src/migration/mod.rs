@@ -49,7 +49,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
 pub(crate) const MIGRATION_TABLE: &str = "saml_migrations";
 
 /// How long a node waits for another node's migration run, in seconds.
-const LOCK_WAIT_SECONDS: u32 = 120;
+pub(crate) const LOCK_WAIT_SECONDS: u32 = 120;
 
 /// The crate's migrations, in order.
 #[derive(Debug)]
