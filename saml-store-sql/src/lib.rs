@@ -205,14 +205,14 @@ impl SqlStore {
             // other processes do not block the writer. Commits stay durable
             // (synchronous is left at FULL: a lost replay key could let an
             // assertion be used twice after a power cut).
-            options.map_sqlx_sqlite_opts(|sqlite| sqlite.journal_mode(SqliteJournalMode::Wal));
             // Another process may be migrating the same file: opening (the
             // journal mode switch) and migrating wait for it as long as the
-            // other databases wait for their migration lock.
+            // other databases wait for their migration lock. (One mapper:
+            // a second call would replace the first.)
             options.map_sqlx_sqlite_opts(|sqlite| {
-                sqlite.busy_timeout(std::time::Duration::from_secs(
-                    migration::LOCK_WAIT_SECONDS.into(),
-                ))
+                sqlite.journal_mode(SqliteJournalMode::Wal).busy_timeout(
+                    std::time::Duration::from_secs(migration::LOCK_WAIT_SECONDS.into()),
+                )
             });
         }
         let sqlite = options.get_url().starts_with("sqlite:");
