@@ -21,7 +21,7 @@
 //! let copy = ArchivedMetadata::new("<md:EntityDescriptor .../>", Utc::now())
 //!     .with_validators(Some("\"v1\"".to_owned()), None);
 //! archive.save(url, &copy).await?;
-//! let loaded = archive.load(url).await?.expect("saved");
+//! let loaded = archive.load(url).await?.ok_or(saml_core::store::StoreError::Unavailable("not saved".into()))?;
 //! assert_eq!((loaded.xml, loaded.etag), (copy.xml, copy.etag));
 //! // RemoteMetadataResolver::builder().archive(Arc::new(archive)) ...
 //! # Ok::<(), saml_core::store::StoreError>(())

@@ -26,7 +26,7 @@
 //! </md:EntityDescriptor>"#;
 //! let registry = store.providers();
 //! registry.create("acme", ProviderSettings::default(), metadata, Utc::now()).await?;
-//! let acme = registry.provider_by_entity_id("https://idp.example.com").await?.expect("registered");
+//! let acme = registry.provider_by_entity_id("https://idp.example.com").await?.ok_or("not registered")?;
 //! assert_eq!(acme.name, "acme");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # })?;
