@@ -5,7 +5,8 @@
 # and posted values for `post`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-shared="${SAML_SHARED_DIR:-$here/../../shared}"
+# Resolved, so that `find` descends into it when it is a symbolic link.
+shared="$(cd "${SAML_SHARED_DIR:-$here/../../shared}" && pwd -P)"
 name() { echo "$1" | md5sum | cut -c1-16; }
 for target in xml_reader c14n response redirect metadata; do
     mkdir -p "$here/corpus/$target"
