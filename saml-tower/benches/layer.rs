@@ -65,11 +65,12 @@ fn bench(c: &mut Criterion) {
         .metadata_resolver(StaticMetadataResolver::new(Vec::new()))
         .build()
         .unwrap();
+    let cookie = layer.session_cookie_name().to_owned();
     let layered = layer.layer(inner);
     let request = |token: &str| {
         Request::builder()
             .uri("/dashboard")
-            .header("cookie", format!("theme=dark; saml_session={token}"))
+            .header("cookie", format!("theme=dark; {cookie}={token}"))
             .body(Full::new(Bytes::new()))
             .unwrap()
     };

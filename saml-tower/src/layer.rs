@@ -128,6 +128,27 @@ impl SamlLayer {
             http: None,
         }
     }
+
+    /// The name of the session cookie: `__Host-saml_session` on HTTPS,
+    /// `saml_session` on a plain-HTTP loopback server (browsers refuse the
+    /// `__Host-` prefix without `Secure`). Clients that carry the session
+    /// themselves (gRPC, scripts) send `Cookie: {name}={token}`.
+    ///
+    /// ```
+    /// use saml_store_memory::{MemoryStore, StaticMetadataResolver};
+    /// use saml_tower::SamlLayer;
+    ///
+    /// let layer = SamlLayer::builder("https://app.example.com")
+    ///     .stores(MemoryStore::new())
+    ///     .metadata_resolver(StaticMetadataResolver::new(Vec::new()))
+    ///     .build()?;
+    /// assert_eq!(layer.session_cookie_name(), "__Host-saml_session");
+    /// # Ok::<(), saml_tower::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn session_cookie_name(&self) -> &str {
+        &self.shared.session_cookie
+    }
 }
 
 impl<S> Layer<S> for SamlLayer {
@@ -319,9 +340,20 @@ impl SamlLayerBuilder {
         let entity_id = self
             .entity_id
             .unwrap_or_else(|| format!("{base_url}{}/metadata", self.prefix));
+        let secure_cookies = !allowed_http;
+        // Browsers keep a `__Host-` cookie only if it is Secure, has Path=/
+        // and no Domain, so a sibling subdomain or a plain-HTTP page cannot
+        // plant or overwrite the session cookie (cookie tossing, session
+        // fixation). The binding cookie is scoped to the prefix, so
+        // `__Secure-` is the most it can carry.
+        let (session_cookie, binding_cookie) = if secure_cookies {
+            ("__Host-saml_session", "__Secure-saml_binding")
+        } else {
+            ("saml_session", "saml_binding")
+        };
         Ok(SamlLayer {
             shared: Arc::new(Shared {
-                secure_cookies: !(loopback && self.insecure_http),
+                secure_cookies,
                 base_url,
                 prefix: self.prefix,
                 entity_id,
@@ -336,8 +368,8 @@ impl SamlLayerBuilder {
                 session_lifetime: self.session_lifetime,
                 idle_timeout: self.idle_timeout,
                 pending_lifetime: Duration::minutes(10),
-                session_cookie: "saml_session".into(),
-                binding_cookie: "saml_binding".into(),
+                session_cookie: session_cookie.into(),
+                binding_cookie: binding_cookie.into(),
                 max_body_bytes: 2 * 1024 * 1024,
                 allowed_return_origins: self.allowed_return_origins,
                 audit: self.audit,

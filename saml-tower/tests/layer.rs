@@ -102,8 +102,11 @@ async fn sp_initiated_login_returns_to_the_deep_link_with_the_user_in_extensions
     assert_eq!(sp.calls(), 1);
 }
 
+/// On HTTPS the session cookie carries the `__Host-` prefix (Secure, Path=/,
+/// no Domain), so a sibling subdomain cannot toss one in; the binding cookie,
+/// scoped to the prefix, carries `__Secure-`.
 #[tokio::test]
-async fn cookies_on_https_are_secure_and_the_binding_cookie_is_same_site_none() {
+async fn cookies_on_https_are_secure_prefixed_and_the_binding_cookie_is_same_site_none() {
     let dev = idp("dev");
     let sp = Sp::build(
         SpOptions {
@@ -115,8 +118,12 @@ async fn cookies_on_https_are_secure_and_the_binding_cookie_is_same_site_none() 
     let mut browser = Browser::default();
     let reply = browser.get(&sp, "/saml/login?return_to=%2Fhome").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
-    let binding = reply.set_cookie("saml_binding").expect("binding cookie");
+    assert!(reply.set_cookie("saml_binding").is_none(), "{reply:?}");
+    let binding = reply
+        .set_cookie("__Secure-saml_binding")
+        .expect("binding cookie");
     let attrs = cookie_attributes(binding);
+    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{binding}");
     for want in ["httponly", "secure", "samesite=none", "path=/saml"] {
         assert!(
             attrs.contains(&want.to_owned()),
@@ -129,8 +136,12 @@ async fn cookies_on_https_are_secure_and_the_binding_cookie_is_same_site_none() 
     let acs = post_response(&sp, &mut browser, &form).await;
     assert_eq!(acs.status, StatusCode::SEE_OTHER, "{acs:?}");
     assert_eq!(acs.location(), "/home");
-    let session = acs.set_cookie("saml_session").expect("session cookie");
+    assert!(acs.set_cookie("saml_session").is_none(), "{acs:?}");
+    let session = acs
+        .set_cookie("__Host-saml_session")
+        .expect("session cookie");
     let attrs = cookie_attributes(session);
+    assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{session}");
     for want in ["httponly", "secure", "samesite=lax", "path=/"] {
         assert!(
             attrs.contains(&want.to_owned()),
@@ -138,6 +149,16 @@ async fn cookies_on_https_are_secure_and_the_binding_cookie_is_same_site_none() 
         );
     }
     assert_eq!(browser.whoami(&sp).await.expect("signed in").name_id, ALICE);
+
+    // The same token under the unprefixed name (what a sibling subdomain
+    // could set with Domain=) signs nobody in.
+    let token = browser
+        .cookie("__Host-saml_session")
+        .expect("session cookie kept")
+        .to_owned();
+    let mut tossed = Browser::default();
+    tossed.set_cookie("saml_session", &token, "/");
+    assert!(tossed.whoami(&sp).await.is_none());
 }
 
 #[test]

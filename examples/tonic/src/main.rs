@@ -11,7 +11,7 @@
 //! cargo run -p saml-example-tonic
 //! # open http://127.0.0.1:3003/ and pick a user at the development IdP,
 //! # then call grpc.health.v1.Health/Check with the saml_session cookie
-//! # as `cookie` metadata
+//! # as `cookie` metadata (`__Host-saml_session` when served over HTTPS)
 //! ```
 //!
 //! Flags (and environment variables): `--listen` (`SAML_LISTEN`, default

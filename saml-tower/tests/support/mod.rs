@@ -317,11 +317,13 @@ impl Reply {
         assert_ne!(self.status, StatusCode::INTERNAL_SERVER_ERROR, "{self:?}");
         assert_eq!(self.status, status, "{self:?}");
         assert_eq!(self.code(), code, "{self:?}");
-        assert!(
-            self.set_cookie("saml_session")
-                .is_none_or(|c| c.contains("Max-Age=0")),
-            "a rejection must not set a session: {self:?}"
-        );
+        for name in ["saml_session", "__Host-saml_session"] {
+            assert!(
+                self.set_cookie(name)
+                    .is_none_or(|c| c.contains("Max-Age=0")),
+                "a rejection must not set a session: {self:?}"
+            );
+        }
     }
 
     /// The signed-in user the inner service saw.
