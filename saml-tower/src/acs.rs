@@ -19,7 +19,7 @@ use crate::audit::{Audit, AuditKind};
 use crate::cookie::{hash_token, random_token, read};
 use crate::endpoints::{
     Answer, add_cookie, binding_cookie, read_form, redirect, reject, safe_return_to,
-    session_cookie, store, unknown, wants_json,
+    session_cookie, store, trusted_keys, unknown, wants_json,
 };
 use crate::layer::Shared;
 use crate::reject::Rejection;
@@ -192,7 +192,7 @@ pub(crate) async fn consume(
 
     let mut validator = ResponseValidator::new(
         provider.metadata.entity_id(),
-        provider.metadata.signing_keys(),
+        trusted_keys(shared, &provider)?,
         &shared.entity_id,
         acs_url,
     );

@@ -19,7 +19,7 @@ use saml_remote::{HttpRequest, check_transport};
 
 use crate::BoxError;
 use crate::acs::{Via, consume};
-use crate::endpoints::{Answer, query_pairs, read_form, reject, store};
+use crate::endpoints::{Answer, query_pairs, read_form, reject, store, trusted_keys};
 use crate::layer::Shared;
 use crate::reject::Rejection;
 
@@ -171,7 +171,7 @@ async fn resolve(
     let settings = &provider.settings;
     let mut validator = ArtifactResponseValidator::new(
         provider.metadata.entity_id(),
-        provider.metadata.signing_keys(),
+        trusted_keys(shared, &provider)?,
     );
     validator.clock_skew = Duration::seconds(settings.clock_skew_seconds);
     if settings.allow_sha1 {

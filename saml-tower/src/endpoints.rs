@@ -8,6 +8,7 @@ use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use saml_core::binding::parse_form;
+use saml_core::crypto::PublicKey;
 use saml_core::metadata::SpMetadata;
 use saml_core::protocol::{AuthnContextComparison, AuthnRequest, bindings};
 use saml_core::store::{
@@ -235,6 +236,36 @@ pub(crate) fn unknown(name: &str) -> Rejection {
     )
 }
 
+/// The provider's signing keys, the trust anchor for its messages, unless
+/// its metadata is past its `validUntil`: expired metadata no longer vouches
+/// for the keys in it (SAML metadata 2.1.1), whichever resolver kept it.
+pub(crate) fn trusted_keys(
+    shared: &Shared,
+    provider: &Provider,
+) -> Result<Vec<PublicKey>, Rejection> {
+    check_metadata_current(shared, provider)?;
+    Ok(provider.metadata.signing_keys())
+}
+
+/// Refuses a provider whose metadata expired (`validUntil` at or before now).
+pub(crate) fn check_metadata_current(
+    shared: &Shared,
+    provider: &Provider,
+) -> Result<(), Rejection> {
+    match provider.metadata.valid_until() {
+        Some(until) if until <= shared.clock.now() => Err(Rejection::new(
+            ErrorCode::Expired,
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "the metadata of identity provider `{}` expired at {} (validUntil), so its keys are no longer trusted; refresh the metadata",
+                provider.name,
+                saml_core::clock::format_datetime(until)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn query_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
     parts.uri.query().and_then(parse_form).unwrap_or_default()
 }
@@ -397,6 +428,7 @@ async fn start_login(
     login_hint: Option<&str>,
     kind: PendingKind,
 ) -> Answer {
+    check_metadata_current(shared, provider)?;
     let now = shared.clock.now();
     let settings = &provider.settings;
     // The configured binding, else whichever the IdP offers.

@@ -34,7 +34,7 @@ use crate::audit::{Audit, AuditKind};
 use crate::cookie::{hash_token, random_token, read};
 use crate::endpoints::{
     Answer, add_cookie, binding_cookie, post_page, read_body, read_form, redirect, reject, respond,
-    safe_return_to, session_cookie, store, unknown,
+    safe_return_to, session_cookie, store, trusted_keys, unknown,
 };
 use crate::layer::Shared;
 use crate::reject::{Rejection, html_escape};
@@ -269,7 +269,7 @@ async fn dispatch(
     let settings = &provider.settings;
     let mut validator = LogoutValidator::new(
         provider.metadata.entity_id(),
-        provider.metadata.signing_keys(),
+        trusted_keys(shared, &provider)?,
         shared.slo_url(),
     );
     validator.clock_skew = Duration::seconds(settings.clock_skew_seconds);
@@ -550,7 +550,7 @@ where
     let settings = &provider.settings;
     let mut validator = LogoutValidator::new(
         provider.metadata.entity_id(),
-        provider.metadata.signing_keys(),
+        trusted_keys(shared, &provider)?,
         shared.slo_soap_url(),
     );
     validator.clock_skew = Duration::seconds(settings.clock_skew_seconds);

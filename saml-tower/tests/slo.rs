@@ -82,6 +82,15 @@ fn slo_idp() -> &'static SloIdp {
 /// The provider `slo`: the test IdP's metadata plus SLO endpoints on both
 /// bindings (`bindings` chooses which).
 fn slo_provider(bindings: &[&str], settings: impl FnOnce(&mut ProviderSettings)) -> Provider {
+    slo_provider_with(bindings, |xml| xml, settings)
+}
+
+/// [`slo_provider`] with its metadata XML edited by `edit` first.
+fn slo_provider_with(
+    bindings: &[&str],
+    edit: impl FnOnce(String) -> String,
+    settings: impl FnOnce(&mut ProviderSettings),
+) -> Provider {
     let services: String = bindings
         .iter()
         .map(|b| {
@@ -92,7 +101,7 @@ fn slo_provider(bindings: &[&str], settings: impl FnOnce(&mut ProviderSettings))
         .collect();
     let xml = slo_idp().idp.metadata_xml();
     let at = xml.find("<md:SingleSignOnService").expect("an SSO element");
-    let xml = format!("{}{services}{}", &xml[..at], &xml[at..]);
+    let xml = edit(format!("{}{services}{}", &xml[..at], &xml[at..]));
     let metadata = IdpMetadata::parse(&xml, &MetadataOptions::new()).unwrap();
     assert_eq!(metadata.slo_endpoints().len(), bindings.len());
     let mut s = ProviderSettings::default();
@@ -435,6 +444,51 @@ async fn a_session_index_ends_only_that_session() {
     assert!(reply.set_cookie("saml_session").is_none(), "{reply:?}");
     assert_eq!(first.whoami(&sp).await, None);
     assert!(second.whoami(&sp).await.is_some());
+}
+
+/// Metadata past its `validUntil` no longer vouches for the IdP's keys,
+/// whichever resolver kept it: no login starts, and neither a response nor
+/// a logout request signed with those keys is accepted. Before that
+/// instant everything works.
+#[tokio::test]
+async fn an_idp_whose_metadata_expired_is_trusted_for_nothing() {
+    let until = "2026-03-02T09:02:00Z"; // two minutes after the test clock starts
+    let provider = slo_provider_with(
+        &["HTTP-Redirect"],
+        |xml| {
+            xml.replacen(
+                "<md:EntityDescriptor",
+                &format!("<md:EntityDescriptor validUntil=\"{until}\""),
+                1,
+            )
+        },
+        |_| {},
+    );
+    assert!(provider.metadata.valid_until().is_some());
+    let sp = Sp::build(SpOptions::new(vec![provider]), |b| b);
+    let mut alice = sign_in(&sp, ALICE).await;
+    let mut late = Browser::default();
+    let location = begin_login(&sp, &mut late, "").await;
+    // The IdP answers in time; the answer arrives after the expiry.
+    let form = support::idp_answer(&slo_idp().idp, &location, &sp.clock, &sp.clock, BOB);
+
+    sp.clock.advance(chrono::Duration::minutes(3));
+    let reply = Browser::default().get(&sp, "/saml/login").await;
+    reply.assert_rejected(StatusCode::BAD_GATEWAY, "expired");
+    assert!(reply.body.contains("validUntil"), "{reply:?}");
+
+    // A response to the login started in time, signed with the IdP's key.
+    let reply = post_response(&sp, &mut late, &form).await;
+    reply.assert_rejected(StatusCode::BAD_GATEWAY, "expired");
+    assert!(reply.body.contains("validUntil"), "{reply:?}");
+    assert!(late.whoami(&sp).await.is_none());
+
+    // A signed LogoutRequest for Alice ends nothing.
+    let (_, path) = logout_request(&sp, ALICE, None, Some(&slo_idp().key));
+    let reply = Browser::default().get(&sp, &path).await;
+    reply.assert_rejected(StatusCode::BAD_GATEWAY, "expired");
+    assert!(reply.body.contains("validUntil"), "{reply:?}");
+    assert_eq!(alice.whoami(&sp).await.unwrap().name_id, ALICE);
 }
 
 #[tokio::test]
