@@ -588,6 +588,11 @@ pub trait AdminBackend: Send + Sync + fmt::Debug {
     /// Removes a provider, its users and its sessions.
     async fn remove_provider(&self, name: &str) -> Result<RemovedProvider, AdminError>;
 
+    /// Ends every session of `provider` (disabling a provider ends them, so
+    /// a provider disabled in an incident stops vouching for anyone at
+    /// once). Returns how many ended.
+    async fn end_sessions(&self, provider: &str) -> Result<u64, AdminError>;
+
     /// Up to `limit` users of `provider` after the first `offset`, and the total.
     async fn users(&self, provider: &str, offset: u64, limit: u64) -> Result<UserPage, AdminError>;
 

@@ -159,6 +159,10 @@ impl AdminBackend for SqlStore {
         Ok(RemovedProvider::new(removed.users, removed.sessions))
     }
 
+    async fn end_sessions(&self, provider: &str) -> Result<u64, AdminError> {
+        Ok(self.providers().end_sessions(provider).await?)
+    }
+
     async fn users(&self, provider: &str, offset: u64, limit: u64) -> Result<UserPage, AdminError> {
         let directory_ = self.users();
         let users = directory_

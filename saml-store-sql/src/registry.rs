@@ -346,8 +346,12 @@ impl ProviderRegistry {
         Ok(Removed { users, sessions })
     }
 
-    /// Ends every session of provider `name`.
-    async fn end_sessions(&self, name: &str) -> Result<u64, StoreError> {
+    /// Ends every session of provider `name` (it need not exist any more).
+    /// Returns how many ended.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the database fails.
+    pub async fn end_sessions(&self, name: &str) -> Result<u64, StoreError> {
         let mut ended = session::Entity::delete_many()
             .filter(session::Column::ProviderKey.eq(key_hash(&[name])))
             .exec(&self.db)

@@ -225,6 +225,27 @@ impl Env {
     }
 }
 
+impl Env {
+    /// A whole login of `user` at provider `name` (the dev IdP `idp`);
+    /// returns the session cookie as `name=value`.
+    async fn sign_in(&self, name: &str, idp: &DevIdp, user: &str) -> String {
+        let start = self.app_get(&format!("/saml/login?idp={name}"), None).await;
+        let binding = cookie_pair(&start, "saml_binding").expect("a binding cookie");
+        let location = start.headers[LOCATION].to_str().unwrap();
+        let (_, query) = location.split_once('?').unwrap();
+        let prompt = idp.begin(query, &SystemClock).unwrap();
+        let form = idp.respond(&prompt.form_body(user), &SystemClock).unwrap();
+        let req = Request::post(form.action().strip_prefix(BASE).unwrap())
+            .header(COOKIE, binding)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form_body(&form))))
+            .unwrap();
+        let acs = self.send_app(req).await;
+        assert_eq!(acs.status, StatusCode::SEE_OTHER, "{acs:?}");
+        cookie_pair(&acs, "saml_session").expect("a session")
+    }
+}
+
 fn cookie_pair(reply: &Reply, name: &str) -> Option<String> {
     reply
         .headers
@@ -964,7 +985,7 @@ async fn every_change_is_in_the_audit_log_with_the_admin_and_address() {
     assert_eq!(details.len(), 4, "{details:?}");
     assert!(details[0].starts_with("removed (entity ID"), "{details:?}");
     assert!(details[1].starts_with("updated (settings"), "{details:?}");
-    assert_eq!(details[2], "disabled");
+    assert_eq!(details[2], "disabled; its sessions are ended");
     assert!(details[3].starts_with("created (entity ID"), "{details:?}");
     for row in rows.as_array().unwrap() {
         assert_eq!(row["subject"], "root");
@@ -1108,25 +1129,53 @@ async fn an_ordinary_login_uses_the_mapping_the_admin_set() {
         json!({"attribute_mapping": {"fields": {"profile.team": ["groups"]}}}),
     )
     .await;
-    let start = env.app_get("/saml/login?idp=dev", None).await;
-    let binding = cookie_pair(&start, "saml_binding").unwrap();
-    let location = start.headers[LOCATION].to_str().unwrap();
-    let (_, query) = location.split_once('?').unwrap();
-    let prompt = idp.begin(query, &SystemClock).unwrap();
-    let form = idp
-        .respond(&prompt.form_body("alice@example.com"), &SystemClock)
-        .unwrap();
-    let req = Request::post(form.action().strip_prefix(BASE).unwrap())
-        .header(COOKIE, binding)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Full::new(Bytes::from(form_body(&form))))
-        .unwrap();
-    let acs = env.send_app(req).await;
-    assert_eq!(acs.status, StatusCode::SEE_OTHER, "{acs:?}");
-    let session = cookie_pair(&acs, "saml_session").expect("a session");
+    let session = env.sign_in("dev", &idp, "alice@example.com").await;
     let me = env.app_get("/whoami", Some(&session)).await;
     let user: SamlUser = serde_json::from_str(&me.body).unwrap();
     assert_eq!(user.profile_str("profile.team"), Some("admins"));
+}
+
+/// A provider disabled in an incident stops vouching for anyone at once:
+/// its sessions end on every node (they live in the store), the other
+/// providers' sessions stay, and enabling it again revives nothing.
+#[tokio::test]
+async fn disabling_a_provider_ends_its_sessions() {
+    let env = Env::new().await;
+    let (a, b) = (idp("ended-a"), idp("ended-b"));
+    env.create("a", &a, json!({})).await;
+    env.create("b", &b, json!({})).await;
+    let alice = env.sign_in("a", &a, "alice@example.com").await;
+    let bob = env.sign_in("b", &b, "bob@example.com").await;
+    assert_ne!(env.app_get("/whoami", Some(&alice)).await.body, "anonymous");
+
+    let r = env.call(Method::POST, "/providers/a/disable", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(env.app_get("/whoami", Some(&alice)).await.body, "anonymous");
+    assert_ne!(env.app_get("/whoami", Some(&bob)).await.body, "anonymous");
+    env.call(Method::POST, "/providers/a/enable", None).await;
+    assert_eq!(env.app_get("/whoami", Some(&alice)).await.body, "anonymous");
+    // Disabling through PUT does the same.
+    let bob_again = env.sign_in("b", &b, "bob@example.com").await;
+    let r = env
+        .call(
+            Method::PUT,
+            "/providers/b",
+            Some(json!({"settings": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    for session in [&bob, &bob_again] {
+        assert_eq!(
+            env.app_get("/whoami", Some(session)).await.body,
+            "anonymous"
+        );
+    }
+    let log = env.call(Method::GET, "/audit?provider=a", None).await;
+    assert!(
+        log.body.contains("disabled; its sessions are ended"),
+        "{}",
+        log.body
+    );
 }
 
 // ---------------------------------------------------------------- races and audit
@@ -1203,6 +1252,9 @@ impl AdminBackend for Gate {
         name: &str,
     ) -> Result<saml_core::admin::RemovedProvider, AdminError> {
         AdminBackend::remove_provider(&self.store, name).await
+    }
+    async fn end_sessions(&self, provider: &str) -> Result<u64, AdminError> {
+        AdminBackend::end_sessions(&self.store, provider).await
     }
     async fn users(
         &self,

@@ -255,7 +255,7 @@ pub(crate) fn providers_main(fixed: &[FixedProvider]) -> String {
         concat!(
             "<p class=\"help\">Each identity provider (IdP) your users sign in with. Users see a ",
             "<q>Log in using &lt;display name&gt;</q> button for every enabled one; disabling a ",
-            "provider hides its button and refuses its sign-ins at once.</p>",
+            "provider hides its button, refuses its sign-ins and signs its users out at once.</p>",
             "<p><a class=\"button\" id=\"add-provider\" href=\"/admin/providers/new\">Add a provider</a></p>",
             "<table id=\"providers\" class=\"grid\"><thead><tr><th>Name</th><th>Display name</th>",
             "<th>IdP entity ID</th><th>Certificates</th><th>Sign-in</th></tr></thead>",

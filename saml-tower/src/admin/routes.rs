@@ -723,10 +723,19 @@ where
             .await?;
         if disabling {
             recheck_after_disable(inner, name, Restore::Entry(&before)).await?;
+            end_sessions(inner, name).await?;
         }
         ok(&entry.view(now(inner)))
     })
     .await
+}
+
+/// Ends a just-disabled provider's sessions: a provider disabled in an
+/// incident must stop vouching for anyone now, not when its sessions time out.
+async fn end_sessions(inner: &Inner, name: &str) -> Result<(), Failure> {
+    let ended = inner.backend.end_sessions(name).await?;
+    tracing::info!(target: "saml::admin", provider = name, sessions_ended = ended, "a disabled provider's sessions ended");
+    Ok(())
 }
 
 async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) -> Reply {
@@ -735,13 +744,18 @@ async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) ->
         guard_last(inner, name).await?;
     }
     let kind = AuditKind::ProviderChanged;
-    let what = if enabled { "enabled" } else { "disabled" };
-    record_change(inner, parts, kind, name, what.to_owned()).await?;
+    let (what, detail) = if enabled {
+        ("enabled", "enabled")
+    } else {
+        ("disabled", "disabled; its sessions are ended")
+    };
+    record_change(inner, parts, kind, name, detail.to_owned()).await?;
     audited(inner, parts, kind, name, what, async {
         let entry = inner.backend.set_enabled(name, enabled, now(inner)).await?;
         if !enabled {
             let previous = Restore::Enabled(current.provider.settings.enabled);
             recheck_after_disable(inner, name, previous).await?;
+            end_sessions(inner, name).await?;
         }
         ok(&entry.view(now(inner)))
     })
