@@ -76,6 +76,9 @@ pub enum AdminErrorCode {
     ProviderExists,
     /// Disabling or removing the last enabled provider was refused (409).
     SamlDisableRefused,
+    /// The provider changed after this request read it (another
+    /// administrator's change); read it again and retry (409).
+    ProviderChanged,
     /// The metadata URL could not be fetched or used (502).
     MetadataFetchFailed,
     /// The store failed; nothing was changed that the answer does not say (503).
@@ -95,6 +98,23 @@ pub enum AdminErrorCode {
 }
 
 impl AdminErrorCode {
+    /// Every code, for documentation tests.
+    pub const ALL: &'static [Self] = &[
+        Self::InvalidInput,
+        Self::ProviderNotFound,
+        Self::ProviderExists,
+        Self::SamlDisableRefused,
+        Self::ProviderChanged,
+        Self::MetadataFetchFailed,
+        Self::StoreUnavailable,
+        Self::AdminForbidden,
+        Self::AdminCsrf,
+        Self::PayloadTooLarge,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::UnsupportedMediaType,
+    ];
+
     /// The snake_case name.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -103,6 +123,7 @@ impl AdminErrorCode {
             Self::ProviderNotFound => "provider_not_found",
             Self::ProviderExists => "provider_exists",
             Self::SamlDisableRefused => "saml_disable_refused",
+            Self::ProviderChanged => "provider_changed",
             Self::MetadataFetchFailed => "metadata_fetch_failed",
             Self::StoreUnavailable => "store_unavailable",
             Self::AdminForbidden => "admin_forbidden",
@@ -120,7 +141,7 @@ impl AdminErrorCode {
         match self {
             Self::InvalidInput => 422,
             Self::ProviderNotFound | Self::NotFound => 404,
-            Self::ProviderExists | Self::SamlDisableRefused => 409,
+            Self::ProviderExists | Self::SamlDisableRefused | Self::ProviderChanged => 409,
             Self::MetadataFetchFailed => 502,
             Self::StoreUnavailable => 503,
             Self::AdminForbidden | Self::AdminCsrf => 403,
@@ -150,6 +171,10 @@ pub enum AdminError {
     /// A provider with this name or entity ID exists (the message says which).
     #[error("{0}")]
     AlreadyExists(String),
+    /// The provider is no longer at the revision the write expected: it
+    /// changed in between (the message says which provider).
+    #[error("{0}")]
+    Changed(String),
     /// The store failed (or a stored record cannot be read back). The text
     /// is the store's own error, for the server log: an admin API answers a
     /// generic message instead and never shows it to the caller.
@@ -179,6 +204,7 @@ impl AdminError {
             Self::Invalid(_) => AdminErrorCode::InvalidInput,
             Self::NotFound(_) => AdminErrorCode::ProviderNotFound,
             Self::AlreadyExists(_) => AdminErrorCode::ProviderExists,
+            Self::Changed(_) => AdminErrorCode::ProviderChanged,
             Self::Unavailable(_) => AdminErrorCode::StoreUnavailable,
         }
     }
@@ -568,12 +594,16 @@ pub trait AdminBackend: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<ProviderEntry, AdminError>;
 
-    /// Replaces a provider's settings and metadata.
+    /// Replaces a provider's settings and metadata. With
+    /// `expected_revision`, only if the stored revision is still that one
+    /// (a compare-and-swap; [`AdminError::Changed`] otherwise), so the
+    /// write's revision is exactly `expected_revision + 1`.
     async fn update_provider(
         &self,
         name: &str,
         settings: ProviderSettings,
         metadata_xml: &str,
+        expected_revision: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<ProviderEntry, AdminError>;
 
@@ -608,4 +638,30 @@ pub trait AdminBackend: Send + Sync + fmt::Debug {
 
     /// Audit events matching `query`, newest first.
     async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, AdminError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_admin_code_is_documented_with_its_status() {
+        let guide = include_str!("../../docs/troubleshooting.md");
+        let api = include_str!("../../docs/admin-api.md");
+        for code in AdminErrorCode::ALL {
+            let heading = format!("### `{}`", code.as_str());
+            let at = guide
+                .find(&heading)
+                .unwrap_or_else(|| panic!("{code} is not in the troubleshooting guide"));
+            let status = format!("**Status** {}", code.http_status());
+            assert!(
+                guide[at..].lines().nth(2).is_some_and(|l| l.contains(&status)),
+                "{code}: the guide does not say {status}"
+            );
+            assert!(
+                api.contains(&format!("| {} | `{}` |", code.http_status(), code.as_str())),
+                "{code} is not in the admin API's error table"
+            );
+        }
+    }
 }

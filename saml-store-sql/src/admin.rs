@@ -52,6 +52,7 @@ fn registry(e: RegistryError) -> AdminError {
         RegistryError::InvalidMetadata(e) => AdminError::invalid("metadata_xml", e.to_string()),
         RegistryError::AlreadyExists(why) => AdminError::AlreadyExists(why),
         RegistryError::NotFound(name) => AdminError::NotFound(name),
+        e @ RegistryError::Changed { .. } => AdminError::Changed(e.to_string()),
         RegistryError::Store(e) => e.into(),
     }
 }
@@ -132,12 +133,19 @@ impl AdminBackend for SqlStore {
         name: &str,
         settings: ProviderSettings,
         metadata_xml: &str,
+        expected_revision: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<ProviderEntry, AdminError> {
-        self.providers()
-            .update(name, settings, metadata_xml, now)
-            .await
-            .map_err(registry)?;
+        let registry_ = self.providers();
+        match expected_revision {
+            Some(expected) => {
+                registry_
+                    .update_if(name, expected, settings, metadata_xml, now)
+                    .await
+            }
+            None => registry_.update(name, settings, metadata_xml, now).await,
+        }
+        .map_err(registry)?;
         self.stored(name).await
     }
 
@@ -261,8 +269,38 @@ mod tests {
         assert_eq!(off.revision, 2);
         let mut settings = ProviderSettings::default();
         settings.display_name = Some("Acme".into());
-        let updated = b.update_provider("acme", settings, XML, now).await.unwrap();
+        let updated = b
+            .update_provider("acme", settings.clone(), XML, None, now)
+            .await
+            .unwrap();
         assert_eq!(updated.provider.display_name(), "Acme");
+        // Compare-and-swap: at the revision read it passes (and is that
+        // plus one); at a stale one it is refused and changes nothing.
+        let swapped = b
+            .update_provider("acme", settings.clone(), XML, Some(updated.revision), now)
+            .await
+            .unwrap();
+        assert_eq!(swapped.revision, updated.revision + 1);
+        let mut stale = settings.clone();
+        stale.display_name = Some("Stale".into());
+        assert_eq!(
+            code(
+                b.update_provider("acme", stale, XML, Some(updated.revision), now)
+                    .await
+            ),
+            Some(AdminErrorCode::ProviderChanged)
+        );
+        assert_eq!(
+            b.provider("acme").await.unwrap().provider.display_name(),
+            "Acme"
+        );
+        assert_eq!(
+            code(
+                b.update_provider("ghost", settings.clone(), XML, Some(1), now)
+                    .await
+            ),
+            Some(AdminErrorCode::ProviderNotFound)
+        );
         assert_eq!(
             code(b.provider("ghost").await),
             Some(AdminErrorCode::ProviderNotFound)

@@ -59,6 +59,9 @@ const FORMAT: u32 = 1;
 const MAX_NAME: usize = 255;
 /// Sessions without a provider column scanned per batch when a provider is removed.
 const SCAN_BATCH: u64 = 500;
+/// How often `set_enabled` retries when other changes keep slipping in
+/// between its read and its write.
+const SET_ENABLED_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -109,6 +112,14 @@ pub enum RegistryError {
     /// There is no provider with this name.
     #[error("no provider named `{0}`")]
     NotFound(String),
+    /// The provider is no longer at the expected revision ([`update_if`](ProviderRegistry::update_if)).
+    #[error("provider `{name}` changed after revision {expected} was read")]
+    Changed {
+        /// The provider.
+        name: String,
+        /// The revision the write expected.
+        expected: i64,
+    },
     /// The database failed (or a row could not be read back).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -259,13 +270,43 @@ impl ProviderRegistry {
         metadata_xml: &str,
         now: DateTime<Utc>,
     ) -> Result<i64, RegistryError> {
+        self.write(name, None, settings, metadata_xml, now).await
+    }
+
+    /// [`update`](Self::update) only while `name` is at `expected_revision`
+    /// (a compare-and-swap, so a change made in between is never
+    /// overwritten). Returns the new revision, `expected_revision + 1`.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update), and [`RegistryError::Changed`] when the
+    /// provider is at another revision.
+    pub async fn update_if(
+        &self,
+        name: &str,
+        expected_revision: i64,
+        settings: ProviderSettings,
+        metadata_xml: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, RegistryError> {
+        self.write(name, Some(expected_revision), settings, metadata_xml, now)
+            .await
+    }
+
+    async fn write(
+        &self,
+        name: &str,
+        expected_revision: Option<i64>,
+        settings: ProviderSettings,
+        metadata_xml: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64, RegistryError> {
         let metadata = parse(metadata_xml).map_err(RegistryError::InvalidMetadata)?;
         let record = to_json(&Record {
             format: FORMAT,
             settings,
             metadata_xml: metadata_xml.to_owned(),
         })?;
-        let done = provider::Entity::update_many()
+        let update = provider::Entity::update_many()
             .col_expr(provider::Column::Record, Expr::value(record))
             .col_expr(
                 provider::Column::EntityKey,
@@ -280,7 +321,12 @@ impl ProviderRegistry {
                 Expr::col(provider::Column::Revision).add(1),
             )
             .col_expr(provider::Column::UpdatedAt, Expr::value(micros(now)))
-            .filter(provider::Column::KeyHash.eq(key_hash(&[name])))
+            .filter(provider::Column::KeyHash.eq(key_hash(&[name])));
+        let update = match expected_revision {
+            Some(expected) => update.filter(provider::Column::Revision.eq(expected)),
+            None => update,
+        };
+        let done = update
             .exec(&self.db)
             .await
             .map_err(|e| match insert_error(e) {
@@ -290,8 +336,16 @@ impl ProviderRegistry {
                 )),
                 other => other.into(),
             })?;
-        if done.rows_affected == 0 {
-            return Err(RegistryError::NotFound(name.to_owned()));
+        match (done.rows_affected, expected_revision) {
+            (0, Some(expected)) if self.get(name).await?.is_some() => {
+                return Err(RegistryError::Changed {
+                    name: name.to_owned(),
+                    expected,
+                });
+            }
+            (0, _) => return Err(RegistryError::NotFound(name.to_owned())),
+            (_, Some(expected)) => return Ok(expected + 1),
+            _ => {}
         }
         self.get(name)
             .await?
@@ -310,14 +364,27 @@ impl ProviderRegistry {
         enabled: bool,
         now: DateTime<Utc>,
     ) -> Result<i64, RegistryError> {
-        let current = self
-            .get(name)
-            .await?
-            .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
-        let mut settings = current.provider.settings;
-        settings.enabled = enabled;
-        self.update(name, settings, &current.metadata_xml, now)
-            .await
+        // Read, flip, write back only if nothing changed in between (else
+        // the other change would be lost); retried, since the flip is
+        // meant for whatever the record is now.
+        let mut attempts = 0;
+        loop {
+            let current = self
+                .get(name)
+                .await?
+                .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
+            let mut settings = current.provider.settings;
+            settings.enabled = enabled;
+            match self
+                .update_if(name, current.revision, settings, &current.metadata_xml, now)
+                .await
+            {
+                Err(RegistryError::Changed { .. }) if attempts < SET_ENABLED_ATTEMPTS => {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Removes `name`, its users in the directory, and its sessions.

@@ -1190,6 +1190,10 @@ struct Gate {
     barrier: tokio::sync::Barrier,
     /// When set, `providers()` fails like a broken database.
     broken: AtomicBool,
+    /// When set (`meddling`), no barrier: instead, at the second
+    /// `providers()` call (the recheck after a disable) another
+    /// administrator first disables provider `.0` and renames provider `.1`.
+    meddle: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl Gate {
@@ -1199,7 +1203,33 @@ impl Gate {
             calls: std::sync::atomic::AtomicUsize::new(0),
             barrier: tokio::sync::Barrier::new(2),
             broken: AtomicBool::new(false),
+            meddle: std::sync::Mutex::new(None),
         })
+    }
+
+    fn meddling(store: SqlStore, disable: &str, rename: &str) -> Arc<Self> {
+        let gate = Self::new(store);
+        *gate.meddle.lock().unwrap() = Some((disable.to_owned(), rename.to_owned()));
+        gate
+    }
+
+    /// The other administrator's changes (see `meddle`).
+    async fn meddle(&self, disable: &str, rename: &str) -> Result<(), AdminError> {
+        let now = chrono::Utc::now();
+        AdminBackend::set_enabled(&self.store, disable, false, now).await?;
+        let current = AdminBackend::provider(&self.store, rename).await?;
+        let mut settings = current.provider.settings.clone();
+        settings.display_name = Some("Renamed meanwhile".into());
+        AdminBackend::update_provider(
+            &self.store,
+            rename,
+            settings,
+            &current.metadata_xml,
+            None,
+            now,
+        )
+        .await?;
+        Ok(())
     }
 }
 
@@ -1210,6 +1240,14 @@ impl AdminBackend for Gate {
             return Err(AdminError::Unavailable(
                 "error returned from database: password authentication failed for user \"saml\" at db.internal:5432".into(),
             ));
+        }
+        let meddle = self.meddle.lock().unwrap().clone();
+        if let Some((disable, rename)) = meddle {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 1 {
+                *self.meddle.lock().unwrap() = None;
+                self.meddle(&disable, &rename).await?;
+            }
+            return AdminBackend::providers(&self.store).await;
         }
         let all = AdminBackend::providers(&self.store).await;
         if self.calls.fetch_add(1, Ordering::SeqCst) < 2 {
@@ -1235,9 +1273,11 @@ impl AdminBackend for Gate {
         name: &str,
         settings: saml_core::store::ProviderSettings,
         xml: &str,
+        expected_revision: Option<i64>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<saml_core::admin::ProviderEntry, AdminError> {
-        AdminBackend::update_provider(&self.store, name, settings, xml, now).await
+        AdminBackend::update_provider(&self.store, name, settings, xml, expected_revision, now)
+            .await
     }
     async fn set_enabled(
         &self,
@@ -1330,6 +1370,24 @@ async fn concurrent_removals_of_the_last_two_enabled_providers_do_not_both_pass(
         ra.status == StatusCode::CONFLICT || rb.status == StatusCode::CONFLICT,
         "{ra:?} {rb:?}"
     );
+}
+
+/// A refused PUT is undone by compare-and-swap: when another
+/// administrator changed the provider between the PUT's write and its
+/// undo, that change stands (it is not overwritten with the record from
+/// before the PUT) and only `enabled` goes back.
+#[tokio::test]
+async fn undoing_a_refused_put_keeps_a_change_made_in_between() {
+    let env = Env::new().await;
+    env.create("a", &idp("meddle-a"), json!({})).await;
+    env.create("b", &idp("meddle-b"), json!({})).await;
+    let admin = strict_admin(&env, Gate::meddling(env.store.clone(), "b", "a"));
+    let change = json!({"settings": {"enabled": false, "allow_sha1": true}});
+    let reply = send(&admin, Method::PUT, "/providers/a", Some(change)).await;
+    reply.refused(StatusCode::CONFLICT, "saml_disable_refused");
+    let a = env.get("/providers/a").await.json();
+    assert_eq!(a["enabled"], true, "{a}");
+    assert_eq!(a["display_name"], "Renamed meanwhile", "{a}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -499,12 +499,11 @@ fn none_left_allowed(inner: &Inner) -> Result<(), Failure> {
     }
 }
 
-/// How to undo a disable the recheck refuses.
-enum Restore<'a> {
-    /// Set `enabled` back to this.
-    Enabled(bool),
-    /// Put the whole previous record (settings and metadata) back.
-    Entry(&'a ProviderEntry),
+/// How to undo a disable the recheck refuses: `previous` is the record
+/// the disable replaced, `written` the revision the disable wrote.
+struct Restore<'a> {
+    previous: &'a ProviderEntry,
+    written: i64,
 }
 
 /// After a disable has been written: if no provider is enabled now (another
@@ -520,26 +519,75 @@ async fn recheck_after_disable(
         return Ok(());
     }
     if let Err(refusal) = none_left_allowed(inner) {
-        match restore {
-            Restore::Enabled(enabled) => {
-                inner.backend.set_enabled(name, enabled, now(inner)).await?;
-            }
-            Restore::Entry(previous) => {
-                inner
-                    .backend
-                    .update_provider(
-                        name,
-                        previous.provider.settings.clone(),
-                        &previous.metadata_xml,
-                        now(inner),
-                    )
-                    .await?;
-            }
-        }
+        undo_disable(inner, name, &restore).await?;
         return Err(refusal);
     }
     Ok(())
 }
+
+/// Puts the previous record back while the refused disable is still the
+/// latest write (compare-and-swap). When another administrator's change came
+/// in between, that change stands and only `enabled` goes back on top of
+/// it: undoing must not erase someone else's work.
+async fn undo_disable(inner: &Inner, name: &str, restore: &Restore<'_>) -> Result<(), Failure> {
+    let previous = restore.previous;
+    let put_back = inner
+        .backend
+        .update_provider(
+            name,
+            previous.provider.settings.clone(),
+            &previous.metadata_xml,
+            Some(restore.written),
+            now(inner),
+        )
+        .await;
+    match put_back {
+        Ok(_) => Ok(()),
+        Err(AdminError::Changed(_)) => {
+            tracing::warn!(target: "saml::admin", provider = name, "another change came in between a refused disable and its undo; it stands, and only `enabled` is put back");
+            inner
+                .backend
+                .set_enabled(name, previous.provider.settings.enabled, now(inner))
+                .await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Writes `enabled: false` on the latest record by compare-and-swap
+/// (retried when another change slips in between), so that the record it
+/// replaced and the revision it wrote are known exactly for an undo.
+async fn write_disabled(inner: &Inner, name: &str) -> Result<(ProviderEntry, i64), Failure> {
+    let mut attempts = 0;
+    loop {
+        let current = inner.backend.provider(name).await?;
+        let mut settings = current.provider.settings.clone();
+        settings.enabled = false;
+        let written = inner
+            .backend
+            .update_provider(
+                name,
+                settings,
+                &current.metadata_xml,
+                Some(current.revision),
+                now(inner),
+            )
+            .await;
+        match written {
+            Ok(_) => {
+                let revision = current.revision + 1;
+                return Ok((current, revision));
+            }
+            Err(AdminError::Changed(_)) if attempts < DISABLE_ATTEMPTS => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// How often a disable is retried when other changes keep slipping in
+/// between its read and its write.
+const DISABLE_ATTEMPTS: u32 = 5;
 
 /// What a PUT changes, for the audit log: the changed settings keys (with
 /// before → after for booleans such as `want_assertions_signed`,
@@ -717,12 +765,18 @@ where
     let kind = AuditKind::ProviderChanged;
     record_change(inner, parts, kind, name, detail).await?;
     audited(inner, parts, kind, name, "update", async {
+        // Only over the record read above: a change another administrator
+        // made since is refused (provider_changed), not silently undone.
         let entry = inner
             .backend
-            .update_provider(name, settings, &xml, now(inner))
+            .update_provider(name, settings, &xml, Some(before.revision), now(inner))
             .await?;
         if disabling {
-            recheck_after_disable(inner, name, Restore::Entry(&before)).await?;
+            let restore = Restore {
+                previous: &before,
+                written: before.revision + 1,
+            };
+            recheck_after_disable(inner, name, restore).await?;
             end_sessions(inner, name).await?;
         }
         ok(&entry.view(now(inner)))
@@ -739,7 +793,8 @@ async fn end_sessions(inner: &Inner, name: &str) -> Result<(), Failure> {
 }
 
 async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) -> Reply {
-    let current = inner.backend.provider(name).await?;
+    // 404 before anything is recorded.
+    inner.backend.provider(name).await?;
     if !enabled {
         guard_last(inner, name).await?;
     }
@@ -751,13 +806,18 @@ async fn set_enabled(inner: &Inner, parts: &Parts, name: &str, enabled: bool) ->
     };
     record_change(inner, parts, kind, name, detail.to_owned()).await?;
     audited(inner, parts, kind, name, what, async {
-        let entry = inner.backend.set_enabled(name, enabled, now(inner)).await?;
-        if !enabled {
-            let previous = Restore::Enabled(current.provider.settings.enabled);
-            recheck_after_disable(inner, name, previous).await?;
-            end_sessions(inner, name).await?;
+        if enabled {
+            let entry = inner.backend.set_enabled(name, true, now(inner)).await?;
+            return ok(&entry.view(now(inner)));
         }
-        ok(&entry.view(now(inner)))
+        let (previous, written) = write_disabled(inner, name).await?;
+        let restore = Restore {
+            previous: &previous,
+            written,
+        };
+        recheck_after_disable(inner, name, restore).await?;
+        end_sessions(inner, name).await?;
+        ok(&inner.backend.provider(name).await?.view(now(inner)))
     })
     .await
 }
@@ -779,8 +839,12 @@ async fn remove(inner: &Inner, parts: &Parts, name: &str) -> Reply {
         if was_enabled {
             // Disable first and recheck, so two concurrent removals of the
             // last two enabled providers cannot both pass the guard.
-            inner.backend.set_enabled(name, false, now(inner)).await?;
-            recheck_after_disable(inner, name, Restore::Enabled(true)).await?;
+            let (previous, written) = write_disabled(inner, name).await?;
+            let restore = Restore {
+                previous: &previous,
+                written,
+            };
+            recheck_after_disable(inner, name, restore).await?;
         }
         match inner.backend.remove_provider(name).await {
             Ok(removed) => ok(&removed),
