@@ -655,7 +655,10 @@ mod tests {
                 .unwrap_or_else(|| panic!("{code} is not in the troubleshooting guide"));
             let status = format!("**Status** {}", code.http_status());
             assert!(
-                guide[at..].lines().nth(2).is_some_and(|l| l.contains(&status)),
+                guide[at..]
+                    .lines()
+                    .nth(2)
+                    .is_some_and(|l| l.contains(&status)),
                 "{code}: the guide does not say {status}"
             );
             assert!(

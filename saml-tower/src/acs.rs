@@ -303,10 +303,11 @@ pub(crate) async fn consume(
     if let Some(end) = assertion.session_not_on_or_after {
         expires_at = expires_at.min(end);
     }
+    let id_hash = hash_token(&token);
     shared
         .sessions
         .create(SessionRecord {
-            id_hash: hash_token(&token),
+            id_hash: id_hash.clone(),
             user: Arc::new(user),
             created_at: now,
             last_seen: now,
@@ -314,6 +315,19 @@ pub(crate) async fn consume(
         })
         .await
         .map_err(store)?;
+    // Disabling a provider ends its sessions; a response in flight at that
+    // moment must not leave one behind. Checked after the session exists,
+    // so a disable is either seen here or ends this session itself.
+    let current = shared.metadata.provider(&provider.name).await;
+    if !matches!(&current, Ok(Some(p)) if p.settings.enabled) {
+        if let Err(e) = shared.sessions.delete(&id_hash).await {
+            tracing::error!(target: "saml::acs", provider = %provider.name, error = %e, "a session of a provider disabled during sign-in could not be deleted");
+        }
+        return Err(match current {
+            Err(e) => store(e),
+            Ok(_) => unknown(&provider.name),
+        });
+    }
 
     let target = match &pending {
         Some(p) => p.return_to.clone(),

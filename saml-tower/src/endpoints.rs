@@ -58,12 +58,18 @@ pub(crate) fn session_cookie(shared: &Shared) -> CookieSpec<'_> {
 }
 
 /// The browser-binding cookie travels with the IdP's cross-site POST to the
-/// ACS, so it must be `SameSite=None` (which browsers accept only with `Secure`).
+/// ACS, so it must be `SameSite=None` (which browsers accept only with
+/// `Secure`). On HTTPS it is a `__Host-` cookie, which must have `Path=/`;
+/// on a plain-HTTP loopback server it stays under the prefix.
 pub(crate) fn binding_cookie(shared: &Shared) -> CookieSpec<'_> {
-    let same_site = if shared.secure_cookies { "None" } else { "Lax" };
+    let (same_site, path) = if shared.secure_cookies {
+        ("None", "/")
+    } else {
+        ("Lax", shared.prefix.as_str())
+    };
     CookieSpec {
         name: &shared.binding_cookie,
-        path: &shared.prefix,
+        path,
         secure: shared.secure_cookies,
         same_site,
     }

@@ -343,11 +343,10 @@ impl SamlLayerBuilder {
         let secure_cookies = !allowed_http;
         // Browsers keep a `__Host-` cookie only if it is Secure, has Path=/
         // and no Domain, so a sibling subdomain or a plain-HTTP page cannot
-        // plant or overwrite the session cookie (cookie tossing, session
-        // fixation). The binding cookie is scoped to the prefix, so
-        // `__Secure-` is the most it can carry.
+        // plant or overwrite it: not the session cookie (session fixation),
+        // nor the binding cookie (login CSRF with the attacker's own login).
         let (session_cookie, binding_cookie) = if secure_cookies {
-            ("__Host-saml_session", "__Secure-saml_binding")
+            ("__Host-saml_session", "__Host-saml_binding")
         } else {
             ("saml_session", "saml_binding")
         };

@@ -22,9 +22,9 @@ use saml_testkit::dev_idp::ResponseParams;
 use saml_tower::SamlLayer;
 
 use support::{
-    ALICE, BASE, BOB, Browser, DownResolver, FlakyStore, Sp, SpOptions, begin_login,
-    cookie_attributes, empty, enc, form_body, idp, idp_answer, login, login_as, post_response,
-    provider, query_param, unsolicited,
+    ALICE, BASE, BOB, Browser, DisabledMidway, DownResolver, FlakyStore, Sp, SpOptions,
+    begin_login, cookie_attributes, empty, enc, form_body, idp, idp_answer, login, login_as,
+    post_response, provider, query_param, unsolicited,
 };
 
 /// Redirect targets that must never leave the site.
@@ -102,9 +102,9 @@ async fn sp_initiated_login_returns_to_the_deep_link_with_the_user_in_extensions
     assert_eq!(sp.calls(), 1);
 }
 
-/// On HTTPS the session cookie carries the `__Host-` prefix (Secure, Path=/,
-/// no Domain), so a sibling subdomain cannot toss one in; the binding cookie,
-/// scoped to the prefix, carries `__Secure-`.
+/// On HTTPS both cookies carry the `__Host-` prefix (Secure, Path=/, no
+/// Domain), so a sibling subdomain can toss in neither a session (fixation)
+/// nor a binding cookie (login CSRF).
 #[tokio::test]
 async fn cookies_on_https_are_secure_prefixed_and_the_binding_cookie_is_same_site_none() {
     let dev = idp("dev");
@@ -120,11 +120,11 @@ async fn cookies_on_https_are_secure_prefixed_and_the_binding_cookie_is_same_sit
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
     assert!(reply.set_cookie("saml_binding").is_none(), "{reply:?}");
     let binding = reply
-        .set_cookie("__Secure-saml_binding")
+        .set_cookie("__Host-saml_binding")
         .expect("binding cookie");
     let attrs = cookie_attributes(binding);
     assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{binding}");
-    for want in ["httponly", "secure", "samesite=none", "path=/saml"] {
+    for want in ["httponly", "secure", "samesite=none", "path=/"] {
         assert!(
             attrs.contains(&want.to_owned()),
             "{want} missing: {binding}"
@@ -245,6 +245,26 @@ async fn saml_paths_are_never_forwarded_to_the_inner_service() {
     browser.get(&sp, "/samlx").await;
     browser.get(&sp, "/app/saml/login").await;
     assert_eq!(sp.calls(), 2);
+}
+
+/// A provider disabled while a response is on its way: disabling ends the
+/// provider's sessions, so the sign-in under way must not leave one
+/// behind. The ACS looks the provider up again once the session exists.
+#[tokio::test]
+async fn a_provider_disabled_during_sign_in_leaves_no_session() {
+    let dev = idp("dev");
+    let resolver = DisabledMidway::new(vec![provider("dev", &dev, |_| {})]);
+    let sp = Sp::build(SpOptions::new(Vec::new()), {
+        let resolver = resolver.clone();
+        move |b| b.metadata_resolver(resolver)
+    });
+    let mut browser = Browser::default();
+    let location = begin_login(&sp, &mut browser, "").await;
+    let form = idp_answer(&dev, &location, &sp.clock, &sp.clock, ALICE);
+    resolver.arm();
+    let reply = post_response(&sp, &mut browser, &form).await;
+    reply.assert_rejected(StatusCode::NOT_FOUND, "unknown_provider");
+    assert!(browser.whoami(&sp).await.is_none());
 }
 
 #[tokio::test]

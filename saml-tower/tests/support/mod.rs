@@ -672,6 +672,62 @@ impl MetadataResolver for DownResolver {
     }
 }
 
+/// A resolver over fixed providers that, once armed, answers its second
+/// and later `provider` lookups with the provider disabled: an
+/// administrator disabling it while a sign-in is under way.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DisabledMidway {
+    providers: Vec<Arc<Provider>>,
+    /// Armed, and the lookups since.
+    state: Arc<(AtomicBool, AtomicUsize)>,
+}
+
+impl DisabledMidway {
+    pub(crate) fn new(providers: Vec<Provider>) -> Self {
+        Self {
+            providers: providers.into_iter().map(Arc::new).collect(),
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn arm(&self) {
+        self.state.0.store(true, Ordering::SeqCst);
+    }
+
+    fn answer(&self, found: Option<&Arc<Provider>>) -> Option<Arc<Provider>> {
+        let found = found?.clone();
+        let (armed, lookups) = &*self.state;
+        if armed.load(Ordering::SeqCst) && lookups.fetch_add(1, Ordering::SeqCst) >= 1 {
+            let mut disabled = (*found).clone();
+            disabled.settings.enabled = false;
+            return Some(Arc::new(disabled));
+        }
+        Some(found)
+    }
+}
+
+#[async_trait]
+impl MetadataResolver for DisabledMidway {
+    async fn provider(&self, name: &str) -> Result<Option<Arc<Provider>>, StoreError> {
+        Ok(self.answer(self.providers.iter().find(|p| p.name == name)))
+    }
+
+    async fn provider_by_entity_id(
+        &self,
+        entity_id: &str,
+    ) -> Result<Option<Arc<Provider>>, StoreError> {
+        Ok(self.answer(
+            self.providers
+                .iter()
+                .find(|p| p.metadata.entity_id() == entity_id),
+        ))
+    }
+
+    async fn providers(&self) -> Result<Vec<Arc<Provider>>, StoreError> {
+        Ok(self.providers.clone())
+    }
+}
+
 /// The AuthnRequest XML carried by an HTTP-Redirect URL.
 pub(crate) fn authn_request_xml(location: &str) -> String {
     let (_, query) = location.split_once('?').expect("a query");
