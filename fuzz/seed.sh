@@ -7,7 +7,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # Resolved, so that `find` descends into it when it is a symbolic link.
 shared="$(cd "${SAML_SHARED_DIR:-$here/../../shared}" && pwd -P)"
-name() { echo "$1" | md5sum | cut -c1-16; }
+# Named by the path inside the shared folder, so re-seeding from another
+# checkout overwrites instead of duplicating.
+name() { echo "${1#"$shared"/}" | md5sum | cut -c1-16; }
 for target in xml_reader c14n response redirect metadata; do
     mkdir -p "$here/corpus/$target"
     find "$shared" -name '*.xml' -size -256k | while read -r f; do

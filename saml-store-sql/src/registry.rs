@@ -446,9 +446,14 @@ impl ProviderRegistry {
             }
             let mut mine = Vec::new();
             for (key, record) in &rows {
-                let record: saml_core::store::SessionRecord = from_json(record)?;
-                if record.user.provider == name {
-                    mine.push(key.clone());
+                // A record that does not decode signs nobody in (loading it
+                // fails too), so it is skipped rather than blocking the rest.
+                match from_json::<saml_core::store::SessionRecord>(record) {
+                    Ok(record) if record.user.provider == name => mine.push(key.clone()),
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "saml::store", error = %e, "an undecodable session row was skipped while ending a provider's sessions");
+                    }
                 }
             }
             let kept = u64::try_from(rows.len() - mine.len()).unwrap_or(u64::MAX);

@@ -19,7 +19,9 @@ use saml_remote::{HttpRequest, check_transport};
 
 use crate::BoxError;
 use crate::acs::{Via, consume};
-use crate::endpoints::{Answer, query_pairs, read_form, reject, store, trusted_keys};
+use crate::endpoints::{
+    Answer, check_metadata_current, query_pairs, read_form, reject, store, trusted_keys,
+};
 use crate::layer::Shared;
 use crate::reject::Rejection;
 
@@ -83,6 +85,9 @@ async fn resolve(
     })?;
     let artifact = Artifact::parse(samlart).map_err(|e| reject(&e))?;
     let provider = issuer_of(shared, &artifact).await?;
+    // Before the artifact is spent or the IdP is called: expired metadata
+    // names no endpoint worth calling and no key worth trusting.
+    check_metadata_current(shared, &provider)?;
     let clock = shared.clock.as_ref();
     let now = clock.now();
 

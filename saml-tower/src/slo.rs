@@ -33,8 +33,8 @@ use crate::BoxError;
 use crate::audit::{Audit, AuditKind};
 use crate::cookie::{hash_token, random_token, read};
 use crate::endpoints::{
-    Answer, add_cookie, binding_cookie, post_page, read_body, read_form, redirect, reject, respond,
-    safe_return_to, session_cookie, store, trusted_keys, unknown,
+    Answer, add_cookie, binding_cookie, check_metadata_current, post_page, read_body, read_form,
+    redirect, reject, respond, safe_return_to, session_cookie, store, trusted_keys, unknown,
 };
 use crate::layer::Shared;
 use crate::reject::{Rejection, html_escape};
@@ -96,7 +96,11 @@ where
         None => None,
     };
     let mut response = match (user, provider) {
-        (Some(user), Some(provider)) if has_slo(&provider) => {
+        // An IdP whose metadata expired would have its answer refused: the
+        // logout stays local rather than ending on an error page.
+        (Some(user), Some(provider))
+            if has_slo(&provider) && check_metadata_current(shared, &provider).is_ok() =>
+        {
             send_logout_request(shared, &provider, &user, return_to).await?
         }
         _ => redirect(return_to.as_deref().unwrap_or("/"))?,

@@ -1190,6 +1190,8 @@ struct Gate {
     barrier: tokio::sync::Barrier,
     /// When set, `providers()` fails like a broken database.
     broken: AtomicBool,
+    /// When set, `end_sessions()` fails like a broken database.
+    sessions_broken: AtomicBool,
     /// When set (`meddling`), no barrier: instead, at the second
     /// `providers()` call (the recheck after a disable) another
     /// administrator first disables provider `.0` and renames provider `.1`.
@@ -1203,6 +1205,7 @@ impl Gate {
             calls: std::sync::atomic::AtomicUsize::new(0),
             barrier: tokio::sync::Barrier::new(2),
             broken: AtomicBool::new(false),
+            sessions_broken: AtomicBool::new(false),
             meddle: std::sync::Mutex::new(None),
         })
     }
@@ -1294,6 +1297,9 @@ impl AdminBackend for Gate {
         AdminBackend::remove_provider(&self.store, name).await
     }
     async fn end_sessions(&self, provider: &str) -> Result<u64, AdminError> {
+        if self.sessions_broken.load(Ordering::SeqCst) {
+            return Err(AdminError::Unavailable("connection reset".into()));
+        }
         AdminBackend::end_sessions(&self.store, provider).await
     }
     async fn users(
@@ -1370,6 +1376,32 @@ async fn concurrent_removals_of_the_last_two_enabled_providers_do_not_both_pass(
         ra.status == StatusCode::CONFLICT || rb.status == StatusCode::CONFLICT,
         "{ra:?} {rb:?}"
     );
+}
+
+/// When the sessions cannot be ended, the caller learns that the provider
+/// is disabled all the same and how to finish the job.
+#[tokio::test]
+async fn a_disable_whose_sessions_cannot_be_ended_says_so() {
+    let env = Env::new().await;
+    env.create("a", &idp("stuck-a"), json!({})).await;
+    env.create("b", &idp("stuck-b"), json!({})).await;
+    let gate = Gate::new(env.store.clone());
+    gate.calls.store(2, Ordering::SeqCst); // no barrier
+    gate.sessions_broken.store(true, Ordering::SeqCst);
+    let admin = strict_admin(&env, gate.clone());
+    let reply = send(&admin, Method::POST, "/providers/a/disable", None).await;
+    reply.refused(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
+    assert!(
+        reply
+            .body
+            .contains("the provider is disabled, but ending its sessions failed"),
+        "{reply:?}"
+    );
+    assert!(!reply.body.contains("connection reset"), "{reply:?}");
+    assert_eq!(env.get("/providers/a").await.json()["enabled"], false);
+    gate.sessions_broken.store(false, Ordering::SeqCst);
+    let again = send(&admin, Method::POST, "/providers/a/disable", None).await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
 }
 
 /// A refused PUT is undone by compare-and-swap: when another

@@ -489,6 +489,13 @@ async fn an_idp_whose_metadata_expired_is_trusted_for_nothing() {
     reply.assert_rejected(StatusCode::BAD_GATEWAY, "expired");
     assert!(reply.body.contains("validUntil"), "{reply:?}");
     assert_eq!(alice.whoami(&sp).await.unwrap().name_id, ALICE);
+
+    // Alice's own logout stays local: the IdP's answer could not be
+    // trusted, so she is not sent there to end on an error.
+    let reply = post_logout(&sp, &mut alice, "").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{reply:?}");
+    assert_eq!(reply.location(), "/");
+    assert!(alice.whoami(&sp).await.is_none());
 }
 
 #[tokio::test]

@@ -787,7 +787,13 @@ where
 /// Ends a just-disabled provider's sessions: a provider disabled in an
 /// incident must stop vouching for anyone now, not when its sessions time out.
 async fn end_sessions(inner: &Inner, name: &str) -> Result<(), Failure> {
-    let ended = inner.backend.end_sessions(name).await?;
+    let ended = inner.backend.end_sessions(name).await.map_err(|e| {
+        tracing::error!(target: "saml::admin", provider = name, error = %e, "a disabled provider's sessions could not be ended");
+        Failure::new(
+            AdminErrorCode::StoreUnavailable,
+            "the provider is disabled, but ending its sessions failed; disable it again to end them",
+        )
+    })?;
     tracing::info!(target: "saml::admin", provider = name, sessions_ended = ended, "a disabled provider's sessions ended");
     Ok(())
 }
